@@ -1,0 +1,197 @@
+import type { CacheBackend } from '../backends/types.js';
+import { InvalidOptionError } from '../errors.js';
+import { type DecodedEntry, decodeEntry, encodeEntry } from './codec.js';
+
+/** What failed, reported through {@link CacheOptions.onError}. Requests never fail for it. */
+export interface CacheErrorEvent {
+  /** The operation that failed. */
+  operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode';
+  /** The full key (with prefix) involved, when there is one. */
+  key?: string;
+  /** The backend's name, e.g. `'redis'`. */
+  backend: string;
+  error: unknown;
+}
+
+/** Options of {@link createCache} and `CacheManager.init`. */
+export interface CacheOptions {
+  /** Prepended to every key as `${prefix}:`. Default `'trpc-memory'`. */
+  prefix?: string;
+  /** Default time to live in seconds for `set()` and `memorize` without `expire`. Default: no expiry. */
+  expire?: number;
+  /**
+   * Called when the backend or the codec fails (Redis down, timeout, corrupt
+   * entry, a value that cannot be encoded). The request goes on as a miss.
+   * Default: a `console.warn`, at most once every 10 s per operation.
+   */
+  onError?: (event: CacheErrorEvent) => void;
+}
+
+/** Which entries `clear()` removes. */
+export interface ClearOptions {
+  /** Only the entries of this namespace (for `memorize`, the procedure path by default). */
+  namespace?: string;
+  /** Only this key (inside `namespace` when both are given). */
+  key?: string;
+}
+
+/** Options of {@link Cache.set}. */
+export interface SetOptions {
+  /** Time to live in seconds; omitted → the cache's default `expire`; neither → no expiry. */
+  expire?: number;
+}
+
+export function assertExpire(where: string, expire: unknown): asserts expire is number | undefined {
+  if (expire === undefined) return;
+  if (typeof expire !== 'number' || !Number.isFinite(expire) || expire <= 0) {
+    throw new InvalidOptionError(where, 'expire', expire, 'a positive finite number of seconds (or omitted)');
+  }
+}
+
+function defaultOnError(): (event: CacheErrorEvent) => void {
+  const last = new Map<string, number>();
+  return (event) => {
+    const now = Date.now();
+    if ((last.get(event.operation) ?? 0) + 10_000 > now) return;
+    last.set(event.operation, now);
+    const reason = event.error instanceof Error ? event.error.message : String(event.error);
+    console.warn(
+      `[trpc-memory] cache ${event.operation} failed on ${event.backend} (served as a miss): ${reason}`,
+    );
+  };
+}
+
+/**
+ * A cache: a backend plus a key prefix, a default expiry and an error hook.
+ * `CacheManager` is the global default instance; make others with
+ * {@link createCache} and hand them to `memorize({ cache })`.
+ *
+ * @example
+ * ```ts
+ * const cache = createCache(new MemoryBackend(), { prefix: 'reports', expire: 60 });
+ * await cache.set('loaderReport:SNF', { rows: 3 });
+ * await cache.get('loaderReport:SNF'); // { rows: 3 }
+ * await cache.clear({ namespace: 'loaderReport' });
+ * ```
+ */
+export class Cache {
+  readonly backend: CacheBackend;
+  readonly prefix: string;
+  readonly expire: number | undefined;
+  readonly #onError: (event: CacheErrorEvent) => void;
+
+  constructor(backend: CacheBackend, options: CacheOptions = {}) {
+    const { prefix = 'trpc-memory', expire, onError } = options;
+    if (typeof prefix !== 'string' || prefix.length === 0) {
+      throw new InvalidOptionError('createCache()', 'prefix', prefix, 'a non-empty string');
+    }
+    assertExpire('createCache()', expire);
+    this.backend = backend;
+    this.prefix = prefix;
+    this.expire = expire;
+    this.#onError = onError ?? defaultOnError();
+  }
+
+  /** The full backend key of `key`. */
+  fullKey(key: string): string {
+    return `${this.prefix}:${key}`;
+  }
+
+  /** The value stored under `key`, or `undefined` when absent, expired or unreadable. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    return (await this.read(key))?.value as T | undefined;
+  }
+
+  /** Stores `value` under `key` for `expire` seconds (default: the cache's `expire`). */
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
+    assertExpire('cache.set()', options.expire);
+    await this.write(key, value, options.expire ?? this.expire);
+  }
+
+  /**
+   * Removes entries: every entry of this prefix (and nothing else) with no
+   * argument, one namespace with `{ namespace }`, exactly one key with `{ key }`.
+   */
+  async clear(options: ClearOptions = {}): Promise<void> {
+    const { namespace, key } = options;
+    const full = this.fullKey(
+      namespace === undefined ? (key ?? '') : key === undefined ? `${namespace}:` : `${namespace}:${key}`,
+    );
+    try {
+      if (key !== undefined) await this.backend.delete(full);
+      else await this.backend.deleteByPrefix(full);
+    } catch (error) {
+      this.report('clear', full, error);
+      throw error;
+    }
+  }
+
+  /**
+   * @internal The decoded entry under `key` with its absolute expiry, or
+   * `undefined`. Never throws: failures are reported and read as a miss.
+   */
+  async read(key: string): Promise<DecodedEntry | undefined> {
+    const full = this.fullKey(key);
+    let raw: string | undefined;
+    try {
+      raw = await this.backend.get(full);
+    } catch (error) {
+      this.report('get', full, error);
+      return undefined;
+    }
+    if (raw === undefined) return undefined;
+    try {
+      const entry = decodeEntry(raw);
+      if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return undefined;
+      return entry;
+    } catch (error) {
+      this.report('decode', full, error);
+      return undefined;
+    }
+  }
+
+  /**
+   * @internal Stores `value` for `expire` seconds; returns the absolute expiry
+   * (epoch ms, `undefined` for none) or `null` when it could not be stored. Never throws.
+   */
+  async write(key: string, value: unknown, expire: number | undefined): Promise<number | undefined | null> {
+    const full = this.fullKey(key);
+    const expiresAt = expire === undefined ? undefined : Date.now() + expire * 1000;
+    let raw: string;
+    try {
+      raw = encodeEntry(value, expiresAt);
+    } catch (error) {
+      this.report('encode', full, error);
+      return null;
+    }
+    try {
+      await this.backend.set(full, raw, expire);
+      return expiresAt;
+    } catch (error) {
+      this.report('set', full, error);
+      return null;
+    }
+  }
+
+  /** @internal Reports a failure through the `onError` hook (which must not throw). */
+  report(operation: CacheErrorEvent['operation'], key: string | undefined, error: unknown): void {
+    try {
+      this.#onError({ operation, ...(key === undefined ? {} : { key }), backend: this.backend.name, error });
+    } catch {
+      // A throwing hook must not turn a cache failure into a failed request.
+    }
+  }
+}
+
+/**
+ * Makes an independent cache over `backend`; same methods as `CacheManager`.
+ *
+ * @example
+ * ```ts
+ * const sessions = createCache(new MemoryBackend({ maxEntries: 1_000 }), { prefix: 'sessions', expire: 300 });
+ * const me = t.procedure.use(memorize({ cache: sessions, scope: (ctx) => ctx.userId })).query(loadMe);
+ * ```
+ */
+export function createCache(backend: CacheBackend, options: CacheOptions = {}): Cache {
+  return new Cache(backend, options);
+}

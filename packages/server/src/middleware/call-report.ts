@@ -1,0 +1,45 @@
+/**
+ * What `memorize` learned about one call, for `cacheHeaders` (the HTTP response)
+ * and `invalidates`. Keyed by the call's `getRawInput` function: tRPC hands the same
+ * function object to the middleware chain and to `responseMeta` as
+ * `info.calls[i].getRawInput`, so it identifies one call of one HTTP request.
+ *
+ * @internal Not exported from the package entry.
+ */
+export interface CallReport {
+  /** `'hit'` when served from the cache, `'miss'` when the resolver ran and the result was stored. */
+  source: 'hit' | 'miss';
+  /** Absolute expiry of the served entry in epoch ms; `undefined` when it never expires. */
+  expiresAt: number | undefined;
+  /** `'public'` when shared by all callers, `'private'` when partitioned by `scope`. */
+  visibility: 'public' | 'private';
+  /** The procedure's `expire` in seconds (its static policy). */
+  expire: number | undefined;
+}
+
+const reports = new WeakMap<object, CallReport>();
+
+export function recordCall(getRawInput: object, report: CallReport): void {
+  reports.set(getRawInput, report);
+}
+
+export function readCall(getRawInput: object): CallReport | undefined {
+  return reports.get(getRawInput);
+}
+
+/**
+ * Set on the middleware function `memorize()` returns; `cachePolicy(router)` finds
+ * memorized procedures by walking `procedure._def.middlewares` for it.
+ *
+ * @internal
+ */
+export const MEMORIZE_TAG: unique symbol = Symbol.for('trpc-memory.memorize');
+
+/** The static facts `cachePolicy` reads from a tagged middleware. @internal */
+export interface MemorizeTag {
+  expire: number | undefined;
+  namespace: string | undefined;
+  visibility: 'public' | 'private';
+  /** The cache the middleware uses, when given explicitly. */
+  cache: unknown;
+}

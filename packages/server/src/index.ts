@@ -27,6 +27,27 @@ export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from '.
 // --- client cooperation (cacheHeaders, cachePolicy, invalidates)
 
 // --- resilience (retry)
+export { type DefaultRetryOptions, defaultRetry } from './resilience/default-retry.js';
+export { isRetryableHttpError } from './resilience/http-errors.js';
+export {
+  type RetryCondition,
+  RetryError,
+  type RetryOptions,
+  type RetryState,
+  type RetryWrapper,
+  retry,
+  retryOnError,
+  type StopStrategy,
+  type WaitStrategy,
+} from './resilience/retry.js';
+export { stopAfterDelay, stopAfterRetries, stopAny } from './resilience/stop.js';
+export {
+  type ExponentialBackoffOptions,
+  exponentialBackoff,
+  fixedWait,
+  type WaitRetryAfterOptions,
+  waitRetryAfter,
+} from './resilience/wait.js';
 
 // --- config (lru, cachedSingleton)
 

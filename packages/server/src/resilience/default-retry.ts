@@ -1,0 +1,114 @@
+import { InvalidOptionError } from '../errors.js';
+import { isRetryableHttpError, retryAfterSeconds } from './http-errors.js';
+import {
+  type RetryOptions,
+  type RetryPolicy,
+  type RetryWrapper,
+  resolveRetryPolicy,
+  retryOnError,
+  retryWrapper,
+  type WaitStrategy,
+} from './retry.js';
+import { stopAfterRetries } from './stop.js';
+import { exponentialBackoff, waitRetryAfter } from './wait.js';
+
+/** Options of {@link defaultRetry}. Durations in seconds. */
+export interface DefaultRetryOptions {
+  /** Calls in total, the first included. Default `3`. */
+  attempts?: number;
+  /** Shortest wait between attempts, in seconds. Default `2`. */
+  waitMin?: number;
+  /** Longest wait between attempts, in seconds (also caps `Retry-After`). Default `10`. */
+  waitMax?: number;
+  /** Multiplier of the exponential backoff (`multiplier * 2 ** (attempt - 1)` seconds). Default `1`. */
+  multiplier?: number;
+  /** Which errors are retried. Default {@link isRetryableHttpError}. */
+  retryOn?: (error: unknown) => boolean;
+  /** `true` (default) throws the last error itself; `false` throws a `RetryError`. */
+  reraise?: boolean;
+  /** Full jitter: a random wait between `waitMin` and the backoff. Default `false`. */
+  jitter?: boolean;
+  /**
+   * Honour `Retry-After` on 429 and 503 responses: wait what the server asks,
+   * capped by `waitMax`. A 429 that carries `Retry-After` is then retried too
+   * (without the header a 429 stays final, as every 4xx). Default `false`.
+   */
+  respectRetryAfter?: boolean;
+  /** Called before every sleep (see `retry`). */
+  beforeSleep?: RetryOptions['beforeSleep'];
+  /** Aborting it stops retrying at once (see `retry`). */
+  signal?: AbortSignal;
+}
+
+/** @internal The policy of {@link defaultRetry}, shared with `ResilientClient`. */
+export function defaultRetryPolicy(where: string, options: DefaultRetryOptions): RetryPolicy {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(where, 'options', options, 'an options object (or omitted)');
+  }
+  const {
+    attempts = 3,
+    waitMin = 2,
+    waitMax = 10,
+    multiplier = 1,
+    retryOn = isRetryableHttpError,
+    reraise = true,
+    jitter = false,
+    respectRetryAfter = false,
+    beforeSleep,
+    signal,
+  } = options;
+  if (!Number.isInteger(attempts) || attempts < 1) {
+    throw new InvalidOptionError(where, 'attempts', attempts, 'a whole number of calls in total, at least 1');
+  }
+  if (typeof retryOn !== 'function') {
+    throw new InvalidOptionError(where, 'retryOn', retryOn, 'a function (error) => boolean');
+  }
+  if (typeof respectRetryAfter !== 'boolean') {
+    throw new InvalidOptionError(where, 'respectRetryAfter', respectRetryAfter, 'true or false');
+  }
+  let backoff: WaitStrategy;
+  try {
+    backoff = exponentialBackoff({ multiplier, min: waitMin, max: waitMax, jitter });
+  } catch (error) {
+    // Name the options as the caller spelled them.
+    if (error instanceof InvalidOptionError) {
+      const option =
+        ({ min: 'waitMin', max: 'waitMax' } as Record<string, string>)[error.option] ?? error.option;
+      throw new InvalidOptionError(where, option, error.value, error.allowed);
+    }
+    throw error;
+  }
+  const shouldRetry = respectRetryAfter
+    ? (error: unknown) => retryOn(error) || retryAfterSeconds(error, [429]) !== undefined
+    : retryOn;
+  return resolveRetryPolicy(where, {
+    stop: stopAfterRetries(attempts),
+    wait: respectRetryAfter ? waitRetryAfter(backoff, { max: waitMax }) : backoff,
+    retry: retryOnError(shouldRetry),
+    reraise,
+    ...(beforeSleep === undefined ? {} : { beforeSleep }),
+    ...(signal === undefined ? {} : { signal }),
+  });
+}
+
+/**
+ * A ready-made retry policy for upstream HTTP calls (fastapi-memory's
+ * `default_retry`): `attempts` calls in total, exponential backoff between
+ * `waitMin` and `waitMax` seconds, retrying network errors, timeouts and 5xx
+ * (never 4xx), then throwing the last error. With the defaults, a call that
+ * always fails with a 503 is tried 3 times, sleeping 2 s then 2 s. Works as a
+ * wrapper and as a standard (TC39) method decorator.
+ *
+ * @example
+ * ```ts
+ * const loadUser = defaultRetry()(async (id: string) => ky.get(`https://api.local/users/${id}`).json());
+ *
+ * class Upstream {
+ *   @defaultRetry({ attempts: 5, waitMax: 30 })
+ *   async load() { return ky.get('https://api.local/data').json(); }
+ * }
+ * ```
+ */
+export function defaultRetry(options: DefaultRetryOptions = {}): RetryWrapper {
+  return retryWrapper('defaultRetry()', defaultRetryPolicy('defaultRetry()', options));
+}

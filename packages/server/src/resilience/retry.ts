@@ -1,0 +1,237 @@
+import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+
+/** What the strategies of {@link retry} see after an attempt failed. */
+export interface RetryState {
+  /** 1-based number of the attempt that just failed (1 after the first call). */
+  readonly attempt: number;
+  /** The error that attempt threw. */
+  readonly error: unknown;
+  /** Seconds since the first attempt started. */
+  readonly elapsed: number;
+  /**
+   * Seconds the loop is about to sleep before the next attempt. `wait` runs
+   * before `stop`, so a stop strategy can refuse a sleep that would overrun a
+   * deadline; `0` while `retry` and `wait` themselves run.
+   */
+  readonly upcomingSleep: number;
+}
+
+/** Decides, after a failed attempt, that no further attempt is made. */
+export type StopStrategy = (state: RetryState) => boolean;
+
+/** Seconds to sleep before the next attempt. */
+export type WaitStrategy = (state: RetryState) => number;
+
+/** Whether a thrown error deserves another attempt (results are never retried). */
+export type RetryCondition = (error: unknown, state: RetryState) => boolean;
+
+/** Options of {@link retry}; the defaults are tenacity's. */
+export interface RetryOptions {
+  /** When to give up. Default: never (retry until success or a non-retryable error). */
+  stop?: StopStrategy;
+  /** Seconds to sleep between attempts. Default: no wait. */
+  wait?: WaitStrategy;
+  /** Which errors are retried; others are thrown at once, unwrapped. Default: every error. */
+  retry?: RetryCondition;
+  /**
+   * When `stop` ends the loop: `true` throws the last error itself, `false`
+   * (default, as in tenacity) throws a {@link RetryError} whose `cause` is that error.
+   */
+  reraise?: boolean;
+  /** Called (and awaited) before every sleep, never after the final attempt. Good for logging. */
+  beforeSleep?: (state: RetryState) => void | Promise<void>;
+  /**
+   * Aborting it interrupts a sleep at once and rejects with `signal.reason`;
+   * no attempt starts once it is aborted. In-flight attempts are not touched:
+   * hand the same signal to the work itself (as `ResilientClient` does).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Wraps a function (or decorates a method) with a retry policy. The wrapper
+ * has the function's parameters and `this`, and returns a promise of its result.
+ */
+export type RetryWrapper = <This, Args extends unknown[], R>(
+  fn: (this: This, ...args: Args) => R,
+  context?: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,
+) => (this: This, ...args: Args) => Promise<Awaited<R>>;
+
+/**
+ * Thrown by {@link retry} with `reraise: false` when `stop` ends the loop.
+ * `cause` is the last error; `attempts` is how many calls were made.
+ *
+ * @example
+ * ```ts
+ * try { await fetchReport(); } catch (error) {
+ *   if (error instanceof RetryError) console.warn(`gave up after ${error.attempts}`, error.cause);
+ * }
+ * ```
+ */
+export class RetryError extends TrpcMemoryError {
+  override name = 'RetryError';
+  /** How many attempts were made (all failed). */
+  readonly attempts: number;
+  declare readonly cause: unknown;
+
+  constructor(attempts: number, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`Gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}`, { cause });
+    this.attempts = attempts;
+  }
+}
+
+/** The longest delay setTimeout honours; longer ones would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Sleeps `seconds`; an abort of `signal` rejects at once with its reason. */
+export function sleep(seconds: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.min(MAX_TIMER_MS, seconds * 1000),
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** @internal Options of {@link retry} with defaults applied and checked. */
+export interface RetryPolicy {
+  stop: StopStrategy;
+  wait: WaitStrategy;
+  retry: RetryCondition;
+  reraise: boolean;
+  beforeSleep: ((state: RetryState) => void | Promise<void>) | undefined;
+  signal: AbortSignal | undefined;
+}
+
+const never = () => false;
+const noWait = () => 0;
+const always = () => true;
+
+function assertFunction(where: string, option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new InvalidOptionError(where, option, value, 'a function (or omitted)');
+  }
+}
+
+/** @internal */
+export function resolveRetryPolicy(where: string, options: RetryOptions): RetryPolicy {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(where, 'options', options, 'an options object (or omitted)');
+  }
+  const { stop, wait, retry, reraise = false, beforeSleep, signal } = options;
+  assertFunction(where, 'stop', stop);
+  assertFunction(where, 'wait', wait);
+  assertFunction(where, 'retry', retry);
+  assertFunction(where, 'beforeSleep', beforeSleep);
+  if (typeof reraise !== 'boolean') throw new InvalidOptionError(where, 'reraise', reraise, 'true or false');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionError(where, 'signal', signal, 'an AbortSignal (or omitted)');
+  }
+  return { stop: stop ?? never, wait: wait ?? noWait, retry: retry ?? always, reraise, beforeSleep, signal };
+}
+
+/**
+ * @internal The retry loop. `signal` (per call) is combined with the policy's own.
+ */
+export async function runWithRetry<R>(
+  policy: RetryPolicy,
+  call: () => R,
+  signal: AbortSignal | undefined = policy.signal,
+): Promise<Awaited<R>> {
+  const started = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    try {
+      return await call();
+    } catch (error) {
+      const elapsed = (performance.now() - started) / 1000;
+      const state = { attempt, error, elapsed, upcomingSleep: 0 };
+      if (!policy.retry(error, state)) throw error;
+      const wanted = policy.wait(state);
+      // NaN or negative waits would make setTimeout fire at once; say so by waiting 0.
+      state.upcomingSleep = Number.isNaN(wanted) ? 0 : Math.max(0, wanted);
+      if (policy.stop(state)) {
+        if (policy.reraise) throw error;
+        throw new RetryError(attempt, error);
+      }
+      signal?.throwIfAborted();
+      if (policy.beforeSleep) await policy.beforeSleep(state);
+      await sleep(state.upcomingSleep, signal);
+    }
+  }
+}
+
+/** @internal Turns a policy into a wrapper that also works as a TC39 method decorator. */
+export function retryWrapper(where: string, policy: RetryPolicy): RetryWrapper {
+  return function wrap<This, Args extends unknown[], R>(
+    fn: (this: This, ...args: Args) => R,
+    context?: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,
+  ): (this: This, ...args: Args) => Promise<Awaited<R>> {
+    if (context !== undefined && context.kind !== 'method') {
+      throw new TrpcMemoryError(`${where} decorates methods only, not a ${String(context.kind)}`);
+    }
+    if (typeof fn !== 'function') {
+      throw new InvalidOptionError(where, 'fn', fn, 'a function or a class method to wrap');
+    }
+    const wrapped = function (this: This, ...args: Args): Promise<Awaited<R>> {
+      return runWithRetry(policy, () => fn.apply(this, args));
+    };
+    Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
+    return wrapped;
+  };
+}
+
+/**
+ * Retries a function with tenacity's semantics (fastapi-memory's `retry`).
+ * The attempt number seen by `stop` and `wait` is 1-based and counts the attempt
+ * that just failed. A result is never retried; an error `retry` rejects is thrown
+ * at once, unwrapped. Durations are in seconds. Works as a wrapper and as a
+ * standard (TC39) method decorator; methods keep their `this`.
+ *
+ * @example
+ * ```ts
+ * const load = retry({
+ *   stop: stopAfterRetries(3),
+ *   wait: exponentialBackoff({ multiplier: 1, min: 2, max: 10 }),
+ *   retry: retryOnError(isRetryableHttpError),
+ *   reraise: true,
+ * })(async (id: string) => upstream.getRaw(`items/${id}`));
+ *
+ * class Repo {
+ *   @retry({ stop: stopAfterRetries(5) })
+ *   async load(id: string) { … }
+ * }
+ * ```
+ */
+export function retry(options: RetryOptions = {}): RetryWrapper {
+  return retryWrapper('retry()', resolveRetryPolicy('retry()', options));
+}
+
+/**
+ * Retries only errors for which `predicate` returns `true` (tenacity's
+ * `retry_if_exception`); other errors are thrown at once, unwrapped.
+ *
+ * @example
+ * ```ts
+ * retry({ retry: retryOnError((error) => error instanceof TypeError), stop: stopAfterRetries(3) })(fn);
+ * ```
+ */
+export function retryOnError(predicate: (error: unknown) => boolean): RetryCondition {
+  if (typeof predicate !== 'function') {
+    throw new InvalidOptionError('retryOnError()', 'predicate', predicate, 'a function (error) => boolean');
+  }
+  return (error) => predicate(error) === true;
+}

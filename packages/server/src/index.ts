@@ -27,6 +27,7 @@ export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from '.
 // --- client cooperation (cacheHeaders, cachePolicy, invalidates)
 
 // --- resilience (retry)
+
 export { type DefaultRetryOptions, defaultRetry } from './resilience/default-retry.js';
 export { isRetryableHttpError } from './resilience/http-errors.js';
 export {
@@ -34,6 +35,7 @@ export {
   RetryError,
   type RetryOptions,
   type RetryState,
+  type Retrying,
   type RetryWrapper,
   retry,
   retryOnError,
@@ -50,5 +52,15 @@ export {
 } from './resilience/wait.js';
 
 // --- config (lru, cachedSingleton)
+
+export { cachedSingleton } from './config/cached-singleton.js';
+export {
+  type LruControls,
+  type LruInfo,
+  type LruOptions,
+  type LruWrapper,
+  lru,
+  type Memoized,
+} from './config/lru.js';
 
 // --- http (ResilientClient)

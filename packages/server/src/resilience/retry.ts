@@ -52,10 +52,16 @@ export interface RetryOptions {
  * Wraps a function (or decorates a method) with a retry policy. The wrapper
  * has the function's parameters and `this`, and returns a promise of its result.
  */
-export type RetryWrapper = <This, Args extends unknown[], R>(
-  fn: (this: This, ...args: Args) => R,
-  context?: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,
-) => (this: This, ...args: Args) => Promise<Awaited<R>>;
+export type RetryWrapper = <F extends (...args: never[]) => unknown>(
+  fn: F,
+  context?: ClassMethodDecoratorContext,
+) => Retrying<F>;
+
+/** `fn` wrapped by {@link retry}: same `this` and parameters, a promise of the same result. */
+export type Retrying<F extends (...args: never[]) => unknown> = (
+  this: ThisParameterType<F>,
+  ...args: Parameters<F>
+) => Promise<Awaited<ReturnType<F>>>;
 
 /**
  * Thrown by {@link retry} with `reraise: false` when `stop` ends the loop.
@@ -176,18 +182,18 @@ export async function runWithRetry<R>(
 
 /** @internal Turns a policy into a wrapper that also works as a TC39 method decorator. */
 export function retryWrapper(where: string, policy: RetryPolicy): RetryWrapper {
-  return function wrap<This, Args extends unknown[], R>(
-    fn: (this: This, ...args: Args) => R,
-    context?: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,
-  ): (this: This, ...args: Args) => Promise<Awaited<R>> {
+  return function wrap<F extends (...args: never[]) => unknown>(
+    fn: F,
+    context?: ClassMethodDecoratorContext,
+  ): Retrying<F> {
     if (context !== undefined && context.kind !== 'method') {
       throw new TrpcMemoryError(`${where} decorates methods only, not a ${String(context.kind)}`);
     }
     if (typeof fn !== 'function') {
       throw new InvalidOptionError(where, 'fn', fn, 'a function or a class method to wrap');
     }
-    const wrapped = function (this: This, ...args: Args): Promise<Awaited<R>> {
-      return runWithRetry(policy, () => fn.apply(this, args));
+    const wrapped = function (this: ThisParameterType<F>, ...args: Parameters<F>) {
+      return runWithRetry(policy, () => fn.apply(this, args) as ReturnType<F>);
     };
     Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
     return wrapped;

@@ -55,6 +55,14 @@ describe('standard (TC39) method decorators', () => {
     expectTypeOf(Upstream.prototype.load).toEqualTypeOf<
       (id: string) => Promise<{ id: string; calls: number }>
     >();
+    class Sync {
+      // @ts-expect-error a retrying method returns a promise, so it must be declared async
+      @retry()
+      now(): number {
+        return 1;
+      }
+    }
+    expect(new Sync().now()).toBeInstanceOf(Promise);
     expect(() => {
       class Bad {
         // @ts-expect-error a retry decorator applies to methods only

@@ -180,6 +180,9 @@ describe('retry()', () => {
     expectTypeOf(wrapped).returns.toEqualTypeOf<ReturnType<typeof load>>();
     // @ts-expect-error the wrapper checks arguments like the original
     void wrapped(1).catch(() => {});
+    const paged = retry()(async (id: string, page = 1) => `${id}:${page}`);
+    // @ts-expect-error a defaulted parameter keeps its type
+    void paged('a', 'two').catch(() => {});
   });
 
   it('treats a negative or NaN wait as no wait', async () => {

@@ -9,6 +9,7 @@
 export { MemoryBackend, type MemoryBackendOptions } from './backends/memory.js';
 
 // --- cache core
+export type { RedisBackendOptions } from './backends/redis-options.js';
 export type { CacheBackend, MaybePromise } from './backends/types.js';
 export {
   Cache,
@@ -18,6 +19,7 @@ export {
   createCache,
   type SetOptions,
 } from './cache/cache.js';
+export { CodecError } from './cache/codec.js';
 export { CacheManager, clearCache, type InitCacheOptions, initCache } from './cache/manager.js';
 // --- errors
 export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from './errors.js';

@@ -1,17 +1,62 @@
 import { LRUCache } from 'lru-cache';
+import { InvalidOptionError } from '../errors.js';
 import type { CacheBackend } from './types.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
-  /** Most entries kept; the least recently used is evicted past it. Default `10_000`. */
+  /**
+   * Most entries kept; past it the least recently used entry is evicted.
+   * Default `10_000`.
+   */
   maxEntries?: number;
-  /** Optional bound on the stored bytes (UTF-16 length × 2 of keys and values). Default: none. */
+  /**
+   * Optional bound on the stored size in bytes, counted as 2 bytes per UTF-16
+   * code unit of key and encoded value (roughly what V8 holds). An entry larger
+   * than the bound is not stored. Default: no byte bound (only `maxEntries`).
+   */
   maxBytes?: number;
+  /**
+   * Seconds between sweeps that drop expired entries nobody reads any more, so
+   * they do not hold memory until LRU eviction reaches them. `0` turns the sweep
+   * off (expired entries are still never returned). The timer is `unref`'d and
+   * stops by itself when the backend is garbage collected. Default `60`.
+   */
+  purgeInterval?: number;
+}
+
+const WHERE = 'new MemoryBackend()';
+
+function positiveInteger(option: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new InvalidOptionError(WHERE, option, value, `an integer from 1 to ${max.toLocaleString('en-US')}`);
+  }
+  return value;
 }
 
 /**
- * The default in-process backend: bounded (LRU), TTL-expiring. Values are stored
- * encoded, so what a caller gets back is always a fresh copy.
+ * Sweeps expired entries every `seconds`. Holds the LRU only through a WeakRef so
+ * a backend dropped without `close()` does not keep a timer (and its memory) alive.
+ */
+function startSweeper(lru: LRUCache<string, string>, seconds: number): NodeJS.Timeout {
+  const ref = new WeakRef(lru);
+  const timer: NodeJS.Timeout = setInterval(() => {
+    const target = ref.deref();
+    if (target === undefined) clearInterval(timer);
+    else target.purgeStale();
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * The default in-process backend: bounded by `maxEntries` (LRU eviction) and
+ * optionally `maxBytes`, with per-entry expiry. Entries hold the encoded string,
+ * so every read decodes a fresh copy: a caller mutating what it got never changes
+ * what the next caller gets.
+ *
+ * Expired entries are never returned; they leave memory when read, when the LRU
+ * bound pushes them out, or at the next sweep (`purgeInterval`), whichever comes
+ * first. Memory use is therefore bounded by `maxEntries` × the entry size at all times.
  *
  * @example
  * ```ts
@@ -21,15 +66,28 @@ export interface MemoryBackendOptions {
 export class MemoryBackend implements CacheBackend {
   readonly name = 'memory';
   readonly #lru: LRUCache<string, string>;
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryBackendOptions = {}) {
-    const { maxEntries = 10_000, maxBytes } = options;
+    const { maxEntries = 10_000, maxBytes, purgeInterval = 60 } = options;
+    // lru-cache preallocates index arrays of `max` slots: keep the bound sane.
+    positiveInteger('maxEntries', maxEntries, 2 ** 28);
+    if (maxBytes !== undefined) positiveInteger('maxBytes', maxBytes, Number.MAX_SAFE_INTEGER);
+    if (typeof purgeInterval !== 'number' || !Number.isFinite(purgeInterval) || purgeInterval < 0) {
+      throw new InvalidOptionError(
+        WHERE,
+        'purgeInterval',
+        purgeInterval,
+        'a number of seconds ≥ 0 (0 = off)',
+      );
+    }
     this.#lru = new LRUCache<string, string>({
       max: maxEntries,
       ...(maxBytes === undefined
         ? {}
-        : { maxSize: maxBytes, sizeCalculation: (value, key) => (value.length + key.length) * 2 || 1 }),
+        : { maxSize: maxBytes, sizeCalculation: (value, key) => (value.length + key.length) * 2 }),
     });
+    if (purgeInterval > 0) this.#sweeper = startSweeper(this.#lru, purgeInterval);
   }
 
   get(key: string): string | undefined {
@@ -37,7 +95,8 @@ export class MemoryBackend implements CacheBackend {
   }
 
   set(key: string, value: string, ttl?: number): void {
-    this.#lru.set(key, value, ttl === undefined ? undefined : { ttl: ttl * 1000 });
+    if (ttl === undefined) this.#lru.set(key, value);
+    else this.#lru.set(key, value, { ttl: ttl * 1000 });
   }
 
   delete(key: string): void {
@@ -45,15 +104,21 @@ export class MemoryBackend implements CacheBackend {
   }
 
   deleteByPrefix(prefix: string): void {
-    for (const key of this.#lru.keys()) if (key.startsWith(prefix)) this.#lru.delete(key);
+    // Collected first: deleting while lru-cache walks its linked list is not supported.
+    const doomed: string[] = [];
+    for (const key of this.#lru.keys()) if (key.startsWith(prefix)) doomed.push(key);
+    for (const key of doomed) this.#lru.delete(key);
   }
 
-  /** Number of live entries (expired ones may still be counted until touched). */
+  /** Number of entries held, expired ones included until they are swept or read. */
   get size(): number {
     return this.#lru.size;
   }
 
+  /** Drops every entry and stops the sweep timer. */
   close(): void {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     this.#lru.clear();
   }
 }

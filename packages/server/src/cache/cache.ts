@@ -15,7 +15,15 @@ export interface CacheErrorEvent {
 
 /** Options of {@link createCache} and `CacheManager.init`. */
 export interface CacheOptions {
-  /** Prepended to every key as `${prefix}:`. Default `'trpc-memory'`. */
+  /**
+   * Prepended to every key as `${prefix}:`; `clear()` removes exactly the keys
+   * that start with it. Default `'trpc-memory'`.
+   *
+   * Two caches sharing a backend (one Redis database) must not use prefixes
+   * where one is the other followed by `:` — `'app'` and `'app:users'` — since
+   * `app:users:x` is then a key of both and `clear()` of `'app'` empties
+   * `'app:users'` too. Sibling prefixes (`'app'` and `'app-users'`) are safe.
+   */
   prefix?: string;
   /** Default time to live in seconds for `set()` and `memorize` without `expire`. Default: no expiry. */
   expire?: number;
@@ -29,9 +37,12 @@ export interface CacheOptions {
 
 /** Which entries `clear()` removes. */
 export interface ClearOptions {
-  /** Only the entries of this namespace (for `memorize`, the procedure path by default). */
+  /**
+   * Only the entries of this namespace: the keys `${prefix}:${namespace}:…`
+   * (for `memorize`, the namespace is the procedure path by default).
+   */
   namespace?: string;
-  /** Only this key (inside `namespace` when both are given). */
+  /** Only this key (`${prefix}:${key}`, or `${prefix}:${namespace}:${key}` with `namespace`). */
   key?: string;
 }
 
@@ -45,6 +56,18 @@ export function assertExpire(where: string, expire: unknown): asserts expire is 
   if (expire === undefined) return;
   if (typeof expire !== 'number' || !Number.isFinite(expire) || expire <= 0) {
     throw new InvalidOptionError(where, 'expire', expire, 'a positive finite number of seconds (or omitted)');
+  }
+}
+
+/** @internal Throws an `InvalidOptionError` for a bad prefix, expire or onError. */
+export function checkCacheOptions(where: string, options: CacheOptions): void {
+  const { prefix, expire, onError } = options;
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
+    throw new InvalidOptionError(where, 'prefix', prefix, 'a non-empty string');
+  }
+  assertExpire(where, expire);
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new InvalidOptionError(where, 'onError', onError, 'a function (or omitted)');
   }
 }
 
@@ -81,11 +104,8 @@ export class Cache {
   readonly #onError: (event: CacheErrorEvent) => void;
 
   constructor(backend: CacheBackend, options: CacheOptions = {}) {
+    checkCacheOptions('createCache()', options);
     const { prefix = 'trpc-memory', expire, onError } = options;
-    if (typeof prefix !== 'string' || prefix.length === 0) {
-      throw new InvalidOptionError('createCache()', 'prefix', prefix, 'a non-empty string');
-    }
-    assertExpire('createCache()', expire);
     this.backend = backend;
     this.prefix = prefix;
     this.expire = expire;
@@ -97,31 +117,52 @@ export class Cache {
     return `${this.prefix}:${key}`;
   }
 
-  /** The value stored under `key`, or `undefined` when absent, expired or unreadable. */
+  /**
+   * The value stored under `key`, or `undefined` when absent, expired or
+   * unreadable. A stored `null` comes back as `null`. Never rejects: a backend
+   * failure is reported through `onError` and reads as `undefined`.
+   */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     return (await this.read(key))?.value as T | undefined;
   }
 
-  /** Stores `value` under `key` for `expire` seconds (default: the cache's `expire`). */
+  /**
+   * Stores `value` under `key` for `expire` seconds (default: the cache's
+   * `expire`; neither → no expiry). A backend failure is reported through
+   * `onError` and not thrown (the value is then simply not cached); a value that
+   * cannot be cached (a function, a class instance, …) rejects with a `CodecError`.
+   */
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     assertExpire('cache.set()', options.expire);
-    await this.write(key, value, options.expire ?? this.expire);
+    const expire = options.expire ?? this.expire;
+    const expiresAt = expire === undefined ? undefined : Date.now() + expire * 1000;
+    await this.#store(this.fullKey(key), encodeEntry(value, expiresAt), expire);
   }
 
   /**
    * Removes entries: every entry of this prefix (and nothing else) with no
    * argument, one namespace with `{ namespace }`, exactly one key with `{ key }`.
+   *
+   * Unlike reads and writes, a failed clear rejects (after reporting through
+   * `onError`): the caller asked for entries to be gone, and carrying on as if
+   * they were would serve stale data.
    */
   async clear(options: ClearOptions = {}): Promise<void> {
     const { namespace, key } = options;
-    const full = this.fullKey(
-      namespace === undefined ? (key ?? '') : key === undefined ? `${namespace}:` : `${namespace}:${key}`,
-    );
+    for (const [name, value] of [
+      ['namespace', namespace],
+      ['key', key],
+    ] as const) {
+      if (value !== undefined && typeof value !== 'string') {
+        throw new InvalidOptionError('cache.clear()', name, value, 'a string (or omitted)');
+      }
+    }
+    const scoped = namespace === undefined ? '' : `${namespace}:`;
     try {
-      if (key !== undefined) await this.backend.delete(full);
-      else await this.backend.deleteByPrefix(full);
+      if (key !== undefined) await this.backend.delete(this.fullKey(scoped + key));
+      else await this.backend.deleteByPrefix(this.fullKey(scoped));
     } catch (error) {
-      this.report('clear', full, error);
+      this.report('clear', this.fullKey(scoped + (key ?? '')), error);
       throw error;
     }
   }
@@ -134,12 +175,14 @@ export class Cache {
     const full = this.fullKey(key);
     let raw: string | undefined;
     try {
-      raw = await this.backend.get(full);
+      const pending = this.backend.get(full);
+      // Synchronous backends (memory) answer without a promise: skip the extra tick.
+      raw = typeof pending === 'string' || pending === undefined ? pending : await pending;
     } catch (error) {
       this.report('get', full, error);
       return undefined;
     }
-    if (raw === undefined) return undefined;
+    if (raw == null) return undefined; // also a custom backend answering null
     try {
       const entry = decodeEntry(raw);
       if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return undefined;
@@ -152,7 +195,8 @@ export class Cache {
 
   /**
    * @internal Stores `value` for `expire` seconds; returns the absolute expiry
-   * (epoch ms, `undefined` for none) or `null` when it could not be stored. Never throws.
+   * (epoch ms, `undefined` for none) or `null` when it was not stored (the
+   * value cannot be encoded, or the backend failed). Never throws.
    */
   async write(key: string, value: unknown, expire: number | undefined): Promise<number | undefined | null> {
     const full = this.fullKey(key);
@@ -164,12 +208,17 @@ export class Cache {
       this.report('encode', full, error);
       return null;
     }
+    return (await this.#store(full, raw, expire)) ? expiresAt : null;
+  }
+
+  /** Hands an encoded entry to the backend; `false` (reported) when it failed. */
+  async #store(full: string, raw: string, expire: number | undefined): Promise<boolean> {
     try {
       await this.backend.set(full, raw, expire);
-      return expiresAt;
+      return true;
     } catch (error) {
       this.report('set', full, error);
-      return null;
+      return false;
     }
   }
 

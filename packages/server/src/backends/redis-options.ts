@@ -1,0 +1,24 @@
+/**
+ * Options of `RedisBackend`. Kept apart from the backend itself so the main entry
+ * can name them (for `initCache`) without importing ioredis.
+ */
+export interface RedisBackendOptions {
+  /**
+   * Seconds a Redis command may take before the backend gives up on it; the
+   * cache then serves a miss (reads) or skips storing (writes) and reports the
+   * timeout through `onError`. Applies to clients you pass in too, whatever their
+   * own `commandTimeout`. Default `0.5`.
+   */
+  commandTimeout?: number;
+  /**
+   * Seconds during which commands fail at once (as misses) after one timed out,
+   * so a stalled Redis costs each request nothing instead of `commandTimeout`.
+   * `0` turns it off. Default `1`.
+   */
+  cooldown?: number;
+  /**
+   * `COUNT` hint of each `SCAN` step when clearing a prefix or namespace: keys
+   * examined per round trip. Default `1000`.
+   */
+  scanCount?: number;
+}

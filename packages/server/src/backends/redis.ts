@@ -337,8 +337,11 @@ export class RedisBackend implements CacheBackend {
         // Redis did not answer in time: fall through to a hard disconnect.
       }
     }
+    // Between reconnection attempts there is no socket left: disconnect() only
+    // cancels the next attempt, and no 'end' follows.
+    const live = client.status === 'connecting' || client.status === 'connect';
     client.disconnect();
-    // A client between reconnection attempts has no socket left to emit 'end' for.
+    if (!live) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, this.#timeoutMs)))]);
     clearTimeout(timer);

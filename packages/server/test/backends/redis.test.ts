@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
+import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { CodecError } from '../../src/cache/codec.js';
+import { InvalidOptionError } from '../../src/errors.js';
+import { closedPort, type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { backendSuite } from './backend-suite.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// Ports reserved for this file.
+const PRIVATE_PORT = 17111;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const unique = (label: string) => `redis-test-${label}-${randomUUID().slice(0, 8)}`;
+
+function recorder() {
+  const events: CacheErrorEvent[] = [];
+  return { events, onError: (event: CacheErrorEvent) => events.push(event) };
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const start = performance.now();
+  const result = await work();
+  return { result, ms: performance.now() - start };
+}
+
+backendSuite('RedisBackend from a URL', () => {
+  const backend = new RedisBackend(REDIS_URL);
+  return { backend, dispose: () => backend.close() };
+});
+
+backendSuite('RedisBackend on your ioredis client', () => {
+  const client = new Redis(REDIS_URL);
+  const backend = new RedisBackend(client);
+  return {
+    backend,
+    dispose: async () => {
+      await backend.close();
+      await client.quit();
+    },
+  };
+});
+
+describe('RedisBackend', () => {
+  let shared: Redis;
+  beforeAll(() => {
+    shared = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    await shared.quit();
+  });
+
+  it('lets Redis expire entries (SET … PX)', async () => {
+    const backend = new RedisBackend(REDIS_URL);
+    const prefix = unique('ttl');
+    const cache = createCache(backend, { prefix });
+    await cache.set('k', 1, { expire: 5 });
+    await cache.set('forever', 1);
+    const ttl = await shared.pttl(`${prefix}:k`);
+    expect(ttl).toBeGreaterThan(4_000);
+    expect(ttl).toBeLessThanOrEqual(5_000);
+    expect(await shared.pttl(`${prefix}:forever`)).toBe(-1);
+    await cache.clear();
+    await backend.close();
+  });
+
+  it('reads a corrupt entry as a miss and reports it', async () => {
+    const backend = new RedisBackend(REDIS_URL);
+    const { events, onError } = recorder();
+    const prefix = unique('corrupt');
+    const cache = createCache(backend, { prefix, onError });
+    await shared.set(`${prefix}:k`, '{"written":"by someone else"}', 'EX', 10);
+    expect(await cache.get('k')).toBeUndefined();
+    expect(events).toMatchObject([{ operation: 'decode', key: `${prefix}:k`, backend: 'redis' }]);
+    expect(events[0]!.error).toBeInstanceOf(CodecError);
+    await backend.close();
+  });
+
+  it("clears through a client's ioredis keyPrefix without touching other keys", async () => {
+    const keyPrefix = `${unique('kp')}:`;
+    const client = new Redis(REDIS_URL, { keyPrefix });
+    const backend = new RedisBackend(client, { scanCount: 10 });
+    const cache = createCache(backend, { prefix: 'app' });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`n:${i}`, i, { expire: 10 })));
+    await cache.set('other', 1, { expire: 10 });
+    expect(await shared.get(`${keyPrefix}app:n:7`)).not.toBeNull();
+    await cache.clear({ namespace: 'n' });
+    expect(await shared.exists(`${keyPrefix}app:n:7`)).toBe(0);
+    expect(await cache.get('other')).toBe(1);
+    await backend.close();
+    await client.quit();
+  });
+
+  it('close() quits the client it made from the URL, not the one it was given', async () => {
+    const owned = new RedisBackend(REDIS_URL);
+    const cache = createCache(owned, { onError: () => {} });
+    await cache.set(unique('c'), 1, { expire: 1 });
+    await owned.close();
+    expect(owned.client.status).toBe('end');
+    expect(await cache.get('k')).toBeUndefined(); // a closed backend reads as a miss
+
+    const client = new Redis(REDIS_URL);
+    const given = new RedisBackend(client);
+    await given.get('x');
+    await given.close();
+    expect(client.status).toBe('ready');
+    await expect(given.get('x')).rejects.toMatchObject({ reason: 'closed' });
+    await client.quit();
+  });
+
+  it('rejects bad arguments naming the option, the value and what is allowed', () => {
+    expect(() => new RedisBackend('http://127.0.0.1:6379')).toThrow(
+      /new RedisBackend\(\): option "client" must be an ioredis Redis or Cluster, or a redis:\/\/ URL/,
+    );
+    expect(() => new RedisBackend({} as Redis)).toThrow(InvalidOptionError);
+    expect(() => new RedisBackend(REDIS_URL, { commandTimeout: 0 })).toThrow(
+      /"commandTimeout" must be a positive/,
+    );
+    expect(() => new RedisBackend(REDIS_URL, { cooldown: -1 })).toThrow(/"cooldown"/);
+    expect(() => new RedisBackend(REDIS_URL, { scanCount: 0.5 })).toThrow(/"scanCount"/);
+  });
+});
+
+describe('RedisBackend fails open', () => {
+  it('on a closed port: reads miss and writes skip at once, nothing is queued, clear() rejects', async () => {
+    const url = `redis://127.0.0.1:${await closedPort()}`;
+    const { events, onError } = recorder();
+    const backend = new RedisBackend(url);
+    const cache = createCache(backend, { onError });
+    const { result, ms } = await timed(async () => [
+      await cache.read('k'),
+      await cache.write('k', { a: 1 }, 10),
+      await cache.get('k'),
+      await cache.set('k', 1),
+    ]);
+    expect(result).toEqual([undefined, null, undefined, undefined]);
+    expect(ms).toBeLessThan(2_000);
+    expect(events.map((event) => event.operation)).toEqual(['get', 'set', 'get', 'set']);
+    expect(events.every((event) => event.error instanceof RedisBackendError)).toBe(true);
+    expect((events.at(-1)!.error as RedisBackendError).reason).toBe('unavailable');
+    expect((events.at(-1)!.error as Error).message).toMatch(/ECONNREFUSED/);
+    await expect(cache.clear()).rejects.toBeInstanceOf(RedisBackendError);
+    await backend.close();
+  });
+
+  it('on a closed port with your client at ioredis defaults (offline queue on, 20 retries): nothing piles up', async () => {
+    const port = await closedPort();
+    const client = new Redis({ port, host: '127.0.0.1' });
+    client.on('error', () => {}); // the application's own handler
+    const { events, onError } = recorder();
+    const backend = new RedisBackend(client);
+    const cache = createCache(backend, { onError });
+    const { result, ms } = await timed(() =>
+      Promise.all(
+        Array.from({ length: 100 }, (_, i) => (i % 2 ? cache.get(`k${i}`) : cache.write(`k${i}`, i, 10))),
+      ),
+    );
+    expect(result.filter((value) => value !== undefined && value !== null)).toEqual([]);
+    expect(ms).toBeLessThan(2_000);
+    expect(events).toHaveLength(100);
+    expect((client as unknown as { offlineQueue: { length: number } }).offlineQueue.length).toBe(0);
+    await backend.close();
+    client.disconnect();
+  });
+
+  describe('against a private Redis that stalls or dies', () => {
+    let server: RedisServer;
+    beforeAll(async () => {
+      server = await startRedisServer(PRIVATE_PORT);
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it('a paused Redis (CLIENT PAUSE): a read times out after commandTimeout, then cools down', async () => {
+      const { events, onError } = recorder();
+      const backend = new RedisBackend(server.url, { commandTimeout: 0.2, cooldown: 0.5 });
+      const cache = createCache(backend, { onError });
+      await cache.set('k', 'v');
+      expect(await cache.get('k')).toBe('v');
+
+      const admin = new Redis(server.url);
+      await admin.call('CLIENT', 'PAUSE', '600', 'ALL');
+      const { result, ms } = await timed(() => cache.get('k'));
+      expect(result).toBeUndefined();
+      expect(ms).toBeLessThan(900);
+      expect(events).toHaveLength(1);
+      expect(events[0]!.error).toMatchObject({ reason: 'timeout' });
+
+      // Within the cooldown nothing is sent: the next read misses at once.
+      expect(await cache.get('k')).toBeUndefined();
+      expect(events[1]!.error).toMatchObject({ reason: 'unavailable' });
+
+      await sleep(600); // the pause and the cooldown are over
+      expect(await cache.get('k')).toBe('v');
+      admin.disconnect();
+      await backend.close();
+    });
+
+    it('a frozen Redis process (SIGSTOP) with your client and no commandTimeout: the backend still gives up', async () => {
+      const client = new Redis(server.url); // no commandTimeout: would wait forever
+      const { events, onError } = recorder();
+      const backend = new RedisBackend(client, { commandTimeout: 0.2 });
+      const cache = createCache(backend, { onError });
+      await cache.set('frozen', 1);
+      server.process.kill('SIGSTOP');
+      try {
+        const { result, ms } = await timed(async () => [
+          await cache.get('frozen'),
+          await cache.write('x', 1, 5),
+        ]);
+        expect(result).toEqual([undefined, null]);
+        expect(ms).toBeLessThan(1_500);
+        expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual([
+          'timeout',
+          'unavailable',
+        ]);
+      } finally {
+        server.process.kill('SIGCONT');
+      }
+      await sleep(1_100); // the default cooldown of 1 s
+      expect(await cache.get('frozen')).toBe(1);
+      await backend.close();
+      client.disconnect();
+    });
+
+    it('a Redis that goes away and comes back: misses while down, hits again once reconnected', async () => {
+      const { events, onError } = recorder();
+      const backend = new RedisBackend(server.url, { commandTimeout: 0.2 });
+      const cache = createCache(backend, { onError });
+      await cache.set('k', 'before');
+      await server.stop();
+      await sleep(50);
+      const { result, ms } = await timed(() => cache.get('k'));
+      expect(result).toBeUndefined();
+      expect(ms).toBeLessThan(500);
+      expect(events.at(-1)!.error).toMatchObject({ reason: 'unavailable' });
+
+      server = await startRedisServer(PRIVATE_PORT);
+      await cache.set('k', 'after'); // may be dropped while still reconnecting
+      let value: unknown;
+      for (let i = 0; i < 100 && value !== 'after'; i++) {
+        await cache.set('k', 'after');
+        value = await cache.get('k');
+        if (value !== 'after') await sleep(50);
+      }
+      expect(value).toBe('after');
+      await backend.close();
+    });
+  });
+});

@@ -66,3 +66,21 @@ export {
 } from './config/lru.js';
 
 // --- http (ResilientClient)
+
+export {
+  type GetJsonOptions,
+  type QueryParams,
+  type QueryValue,
+  type RequestOptions,
+  ResilientClient,
+  ResilientClientClosedError,
+  type ResilientClientOptions,
+} from './http/resilient-client.js';
+export {
+  type InferSchemaOutput,
+  type StandardIssue,
+  type StandardResult,
+  type StandardSchema,
+  UpstreamSchemaError,
+} from './http/schema.js';
+export { trpcCodeForUpstreamStatus } from './http/upstream-error.js';

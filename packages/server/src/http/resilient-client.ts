@@ -1,0 +1,404 @@
+import { TRPCError } from '@trpc/server';
+import ky, { type KyInstance, type Options as KyOptions } from 'ky';
+import { Agent } from 'undici';
+import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { type DefaultRetryOptions, defaultRetryPolicy } from '../resilience/default-retry.js';
+import { type RetryPolicy, runWithRetry } from '../resilience/retry.js';
+import { assertSchema, type InferSchemaOutput, type StandardSchema, validateWithSchema } from './schema.js';
+import { toTRPCError } from './upstream-error.js';
+
+/** Options of {@link ResilientClient}. Durations in seconds. */
+export interface ResilientClientOptions {
+  /**
+   * Prepended to every path with exactly one `/` between them; a path that is
+   * an absolute `http(s)://` URL is used as is. Default `''` (paths must then be absolute).
+   */
+  baseUrl?: string;
+  /**
+   * Seconds each attempt may wait for the response headers, and the longest
+   * silence allowed while the body streams. Default `30`.
+   */
+  timeout?: number;
+  /** Verify TLS certificates; `false` accepts self-signed ones (internal endpoints only). Default `true`. */
+  verify?: boolean;
+  /** Most connections open at once to one origin; further requests queue. Default `20`. */
+  maxConnections?: number;
+  /**
+   * Idle connections worth keeping alive. `0` closes every connection after its
+   * response. undici, unlike httpx, cannot cap idle connections by count: with
+   * any other value idle connections are kept for `keepAliveTimeout` seconds
+   * (and never more than `maxConnections`). Default `10`.
+   */
+  maxKeepaliveConnections?: number;
+  /** Seconds an idle keep-alive connection stays open (httpx's `keepalive_expiry`). Default `5`. */
+  keepAliveTimeout?: number;
+  /** Calls in total per request, the first included. Default `3`. */
+  retryAttempts?: number;
+  /** Shortest wait between attempts, in seconds. Default `2`. */
+  retryWaitMin?: number;
+  /** Longest wait between attempts, in seconds (also caps `Retry-After`). Default `10`. */
+  retryWaitMax?: number;
+  /** Full jitter on the backoff waits. Default `false`. */
+  retryJitter?: boolean;
+  /** Honour `Retry-After` on 429 and 503 responses, capped by `retryWaitMax` (see `defaultRetry`). Default `false`. */
+  respectRetryAfter?: boolean;
+  /** Called before every retry sleep, e.g. to log or count retries. */
+  beforeRetry?: DefaultRetryOptions['beforeSleep'];
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
+}
+
+/** A query parameter value; arrays repeat the parameter, `undefined` and `null` omit it. */
+export type QueryValue = string | number | boolean | bigint | null | undefined;
+
+/** Query parameters of a request. */
+export type QueryParams = URLSearchParams | Record<string, QueryValue | readonly QueryValue[]>;
+
+/** Per-request options of {@link ResilientClient.getRaw}. */
+export interface RequestOptions {
+  /**
+   * Cancels the request and any retry still to come: pass the `signal` of the
+   * tRPC resolver so a cancelled call stops hitting the upstream.
+   */
+  signal?: AbortSignal | undefined;
+  /** Extra headers for this request. */
+  headers?: Record<string, string>;
+}
+
+/** Per-request options of {@link ResilientClient.getJson}. */
+export interface GetJsonOptions<S extends StandardSchema | undefined = undefined> extends RequestOptions {
+  /** Validates (and types) the body; a mismatch is a `BAD_GATEWAY` naming the failing fields. */
+  schema?: S;
+}
+
+/**
+ * The client was used after `close()` (and not started again).
+ *
+ * @example
+ * ```ts
+ * await upstream.close();
+ * await upstream.getRaw('x'); // ResilientClientClosedError
+ * ```
+ */
+export class ResilientClientClosedError extends TrpcMemoryError {
+  override name = 'ResilientClientClosedError';
+  constructor(baseUrl: string) {
+    super(
+      `ResilientClient${baseUrl ? ` (${baseUrl})` : ''} was closed: call start() again before making requests, or keep it open until shutdown.`,
+    );
+  }
+}
+
+const MAX_TIMER_SECONDS = (2 ** 31 - 1) / 1000;
+
+function positiveSeconds(option: string, value: unknown, allowZero = false): number {
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value > MAX_TIMER_SECONDS ||
+    value < 0 ||
+    (!allowZero && value === 0)
+  ) {
+    throw new InvalidOptionError(
+      'new ResilientClient()',
+      option,
+      value,
+      `a number of seconds ${allowZero ? '≥ 0' : '> 0'} (at most ${Math.floor(MAX_TIMER_SECONDS)})`,
+    );
+  }
+  return value;
+}
+
+function count(option: string, value: unknown, min: number): number {
+  if (!Number.isInteger(value) || (value as number) < min) {
+    throw new InvalidOptionError('new ResilientClient()', option, value, `a whole number ≥ ${min}`);
+  }
+  return value as number;
+}
+
+function flag(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw new InvalidOptionError('new ResilientClient()', option, value, 'true or false');
+  return value;
+}
+
+/**
+ * A persistent, pooled, retrying upstream HTTP client for resolvers
+ * (fastapi-memory's `FmResilientClient`), built on ky with an undici `Agent`
+ * for pooling and TLS. Each GET is retried with `defaultRetry` (network
+ * errors, timeouts and 5xx; never 4xx) using the client's retry options; ky's
+ * own retry is off so that retrying happens in one layer only.
+ *
+ * @example
+ * ```ts
+ * export const upstream = new ResilientClient({ baseUrl: 'http://api.internal:8080', timeout: 30 });
+ * await upstream.start(); // once at startup (opens the pool)
+ *
+ * const byId = t.procedure
+ *   .input(z.object({ id: z.string() }))
+ *   .use(memorize({ expire: 60 }))
+ *   .query(({ input, signal }) => upstream.getJson(`posts/${input.id}`, undefined, { schema: Post, signal }));
+ *
+ * await upstream.close(); // once at shutdown
+ * { await using client = new ResilientClient({ baseUrl }); await client.getRaw('health'); } // closed at scope end
+ * ```
+ */
+export class ResilientClient {
+  /** The base URL every relative path is joined to. */
+  readonly baseUrl: string;
+  readonly #options: Required<
+    Pick<
+      ResilientClientOptions,
+      'timeout' | 'verify' | 'maxConnections' | 'maxKeepaliveConnections' | 'keepAliveTimeout'
+    >
+  >;
+  readonly #headers: Record<string, string> | undefined;
+  readonly #retry: RetryPolicy;
+  #agent: Agent | undefined;
+  #ky: KyInstance | undefined;
+  #closed = false;
+
+  constructor(options: ResilientClientOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError(
+        'new ResilientClient()',
+        'options',
+        options,
+        'an options object (or omitted)',
+      );
+    }
+    const {
+      baseUrl = '',
+      timeout = 30,
+      verify = true,
+      maxConnections = 20,
+      maxKeepaliveConnections = 10,
+      keepAliveTimeout = 5,
+      retryAttempts = 3,
+      retryWaitMin = 2,
+      retryWaitMax = 10,
+      retryJitter = false,
+      respectRetryAfter = false,
+      beforeRetry,
+      headers,
+    } = options;
+    if (typeof baseUrl !== 'string' || (baseUrl !== '' && !/^https?:\/\/[^/]/i.test(baseUrl))) {
+      throw new InvalidOptionError(
+        'new ResilientClient()',
+        'baseUrl',
+        baseUrl,
+        "an http:// or https:// URL (or '' to pass absolute URLs to each call)",
+      );
+    }
+    this.baseUrl = baseUrl;
+    this.#options = {
+      timeout: positiveSeconds('timeout', timeout),
+      verify: flag('verify', verify),
+      maxConnections: count('maxConnections', maxConnections, 1),
+      maxKeepaliveConnections: count('maxKeepaliveConnections', maxKeepaliveConnections, 0),
+      keepAliveTimeout: positiveSeconds('keepAliveTimeout', keepAliveTimeout),
+    };
+    this.#headers = headers;
+    const retryOptions: DefaultRetryOptions = {
+      attempts: retryAttempts,
+      waitMin: retryWaitMin,
+      waitMax: retryWaitMax,
+      jitter: retryJitter,
+      respectRetryAfter,
+    };
+    if (beforeRetry !== undefined) retryOptions.beforeSleep = beforeRetry;
+    try {
+      this.#retry = defaultRetryPolicy('new ResilientClient()', retryOptions);
+    } catch (error) {
+      // Name the options as this constructor spells them.
+      if (error instanceof InvalidOptionError) {
+        const names: Record<string, string> = {
+          attempts: 'retryAttempts',
+          waitMin: 'retryWaitMin',
+          waitMax: 'retryWaitMax',
+          jitter: 'retryJitter',
+          beforeSleep: 'beforeRetry',
+        };
+        throw new InvalidOptionError(
+          error.where,
+          names[error.option] ?? error.option,
+          error.value,
+          error.allowed,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Whether the pool is open (after `start()` or the first request, until `close()`). */
+  get started(): boolean {
+    return this.#agent !== undefined;
+  }
+
+  /**
+   * Opens the connection pool. Call it once at startup; a request made before
+   * starts the client itself. Calling it again is harmless, and it reopens a
+   * closed client.
+   */
+  async start(): Promise<void> {
+    this.#open();
+  }
+
+  /**
+   * Closes the pool once in-flight requests finish. Requests made afterwards
+   * fail with a {@link ResilientClientClosedError}. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const agent = this.#agent;
+    this.#agent = undefined;
+    this.#ky = undefined;
+    if (agent !== undefined) await agent.close();
+  }
+
+  /** `await using client = new ResilientClient(…)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * GET `path` with retries; returns the parsed JSON body, or the text when the
+   * body is not JSON (`''` when empty). After the last attempt it throws the
+   * underlying error: ky's `HTTPError` (with `response`), `TimeoutError`, or
+   * fetch's `TypeError` for network failures.
+   *
+   * @example
+   * ```ts
+   * const page = await upstream.getRaw('items', { page: 2, tag: ['a', 'b'] }); // GET /items?page=2&tag=a&tag=b
+   * ```
+   */
+  async getRaw(path: string, params?: QueryParams, options: RequestOptions = {}): Promise<unknown> {
+    const url = this.#url(path, params);
+    return runWithRetry(this.#retry, () => this.#fetchBody(url, options), options.signal);
+  }
+
+  /**
+   * Like {@link getRaw}, but a final failure is a `TRPCError` whose `cause` is
+   * the original error: an upstream status maps to the tRPC code of that status
+   * (404 → `NOT_FOUND`, 429 → `TOO_MANY_REQUESTS`, 503 → `SERVICE_UNAVAILABLE`,
+   * other 5xx → `BAD_GATEWAY`), a network error to `BAD_GATEWAY`, a timeout to
+   * `GATEWAY_TIMEOUT`. With `schema` (zod or any Standard Schema) the body is
+   * validated and typed; a mismatch is a `BAD_GATEWAY` naming the failing fields.
+   *
+   * @example
+   * ```ts
+   * const Post = z.object({ id: z.string(), title: z.string() });
+   * const post = await upstream.getJson(`posts/${id}`, undefined, { schema: Post, signal }); // typed
+   * const raw = await upstream.getJson<{ total: number }>('stats'); // unchecked
+   * ```
+   */
+  getJson<S extends StandardSchema>(
+    path: string,
+    params: QueryParams | undefined,
+    options: GetJsonOptions<S> & { schema: S },
+  ): Promise<InferSchemaOutput<S>>;
+  getJson<T = unknown>(path: string, params?: QueryParams, options?: GetJsonOptions): Promise<T>;
+  async getJson(
+    path: string,
+    params?: QueryParams,
+    options: GetJsonOptions<StandardSchema | undefined> = {},
+  ): Promise<unknown> {
+    assertSchema('getJson()', options.schema);
+    let what = `GET ${path}`;
+    try {
+      const url = this.#url(path, params);
+      what = `GET ${new URL(url).pathname}`;
+      const body = await runWithRetry(this.#retry, () => this.#fetchBody(url, options), options.signal);
+      return options.schema === undefined
+        ? body
+        : await validateWithSchema(options.schema, body, `Upstream ${what}`);
+    } catch (error) {
+      if (error instanceof ResilientClientClosedError || error instanceof InvalidOptionError) throw error;
+      if (options.signal?.aborted) {
+        throw new TRPCError({
+          code: 'CLIENT_CLOSED_REQUEST',
+          message: `Upstream ${what} was cancelled`,
+          cause: error,
+        });
+      }
+      throw toTRPCError(error, what);
+    }
+  }
+
+  #open(): KyInstance {
+    if (this.#ky !== undefined) return this.#ky;
+    this.#closed = false;
+    const { timeout, verify, maxConnections, maxKeepaliveConnections, keepAliveTimeout } = this.#options;
+    const agent = new Agent({
+      connections: maxConnections,
+      // pipelining 0 is undici's "no keep-alive"; 1 reuses a connection for one request at a time.
+      pipelining: maxKeepaliveConnections === 0 ? 0 : 1,
+      keepAliveTimeout: keepAliveTimeout * 1000,
+      connectTimeout: timeout * 1000,
+      headersTimeout: timeout * 1000,
+      bodyTimeout: timeout * 1000,
+      connect: { rejectUnauthorized: verify },
+    });
+    const options: KyOptions & { dispatcher: Agent } = {
+      retry: 0,
+      timeout: timeout * 1000,
+      throwHttpErrors: true,
+      dispatcher: agent,
+      ...(this.#headers === undefined ? {} : { headers: this.#headers }),
+    };
+    this.#agent = agent;
+    this.#ky = ky.create(options);
+    return this.#ky;
+  }
+
+  #client(): KyInstance {
+    if (this.#ky !== undefined) return this.#ky;
+    if (this.#closed) throw new ResilientClientClosedError(this.baseUrl);
+    return this.#open();
+  }
+
+  async #fetchBody(url: string, options: RequestOptions): Promise<unknown> {
+    const kyOptions: KyOptions = {};
+    if (options.signal !== undefined) kyOptions.signal = options.signal;
+    if (options.headers !== undefined) kyOptions.headers = options.headers;
+    const response = await this.#client().get(url, kyOptions);
+    const text = await response.text();
+    if (text === '') return '';
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  /** The request URL: base + path joined with one `/`, plus the query parameters. */
+  #url(path: string, params: QueryParams | undefined): string {
+    if (typeof path !== 'string') {
+      throw new InvalidOptionError('ResilientClient request', 'path', path, 'a string');
+    }
+    let url: URL;
+    if (/^https?:\/\//i.test(path)) url = new URL(path);
+    else if (this.baseUrl === '') {
+      throw new InvalidOptionError(
+        'ResilientClient request',
+        'path',
+        path,
+        'an absolute http(s):// URL when the client has no baseUrl',
+      );
+    } else url = new URL(`${this.baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`);
+    if (params !== undefined) appendParams(url.searchParams, params);
+    return url.href;
+  }
+}
+
+function appendParams(search: URLSearchParams, params: QueryParams): void {
+  if (params instanceof URLSearchParams) {
+    for (const [name, value] of params) search.append(name, value);
+    return;
+  }
+  for (const [name, value] of Object.entries(params)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== undefined && item !== null) search.append(name, String(item));
+    }
+  }
+}

@@ -5,6 +5,8 @@ export default defineConfig({
   format: ['esm'],
   dts: true,
   clean: true,
+  // .mjs / .d.mts, as package.json "exports" names them.
+  fixedExtension: true,
   platform: 'neutral',
   target: 'node20',
 });

@@ -1,1 +1,31 @@
+/**
+ * @trpc-memory/client: mirrors the cache TTLs of a trpc-memory server into
+ * TanStack React Query's `staleTime`, mirrors server-side invalidation into the
+ * QueryClient, and offers typed hooks for an `AppRouter`.
+ *
+ * @packageDocumentation
+ */
+
+export { type CacheHints, createCacheHints } from './hints.js';
+export {
+  type CreateMemoHooksOptions,
+  createMemoHooks,
+  type MemoHooks,
+  type MemoMutationOptions,
+  type MemoMutationProcedure,
+  type MemoQueryKey,
+  type MemoQueryOptions,
+  type MemoQueryOptionsResult,
+  type MemoQueryProcedure,
+  type MemoSuspenseQueryOptions,
+} from './hooks.js';
+export {
+  type BatchHeadersFunction,
+  type CacheHintsLinkOptions,
+  cacheHintsHeaders,
+  cacheHintsLink,
+} from './link.js';
+export { type CachePolicy, type MirrorServerTtlOptions, mirrorServerTtl } from './mirror.js';
+export type { TRPCMutationKey, TRPCQueryKey } from './query-key.js';
+
 export const version = '0.1.0';

@@ -1,0 +1,116 @@
+import { callId } from './query-key.js';
+
+/** What the server said about the result of one query call. @internal */
+export interface Hint {
+  /** When the response arrived (epoch ms, the client's clock). */
+  receivedAt: number;
+  /**
+   * When the result stops being fresh (epoch ms; `Infinity` for never), or
+   * `null` when the server memorized nothing for this call.
+   */
+  staleAt: number | null;
+}
+
+/** A successful mutation, as the link saw it. @internal */
+export interface MutationNotice {
+  /** The mutation's path. */
+  path: string;
+  /** The paths the server said it invalidated; `undefined` when the response carried no trpc-memory headers. */
+  invalidated: string[] | undefined;
+}
+
+type Listener<T extends object> = (target: T, notice: MutationNotice) => void;
+
+/** The most hints kept; the oldest are dropped past it, so the registry never grows without bound. */
+const MAX_CALLS = 10_000;
+
+/**
+ * Where `cacheHintsLink` records what the server said about each call and where
+ * `mirrorServerTtl` reads it. One shared instance is used by default, which is what
+ * a browser app needs; give each side the same `createCacheHints()` instance to
+ * keep several clients apart (e.g. one per request during server-side rendering).
+ *
+ * @example
+ * ```ts
+ * const hints = createCacheHints();
+ * const trpc = createTRPCClient<AppRouter>({ links: [cacheHintsLink({ hints }), httpLink({ url })] });
+ * mirrorServerTtl(queryClient, { hints });
+ * ```
+ */
+export class CacheHints {
+  readonly #byCall = new Map<string, Hint[]>();
+  readonly #listeners = new Set<{ target: WeakRef<object>; listener: Listener<object> }>();
+  /** @internal Whether the "add cacheHintsHeaders()" warning was shown. */
+  warnedAboutBatchOrder = false;
+
+  /** @internal Records the hint of a query call. */
+  record(path: string, input: unknown, hint: Hint): void {
+    const id = callId(path, input);
+    if (id === undefined) return;
+    const previous = this.#byCall.get(id);
+    this.#byCall.delete(id);
+    // The previous hint still describes the data on screen until the new data lands.
+    this.#byCall.set(id, previous === undefined ? [hint] : [previous.at(-1) as Hint, hint]);
+    if (this.#byCall.size > MAX_CALLS) {
+      const oldest = this.#byCall.keys().next().value;
+      if (oldest !== undefined) this.#byCall.delete(oldest);
+    }
+  }
+
+  /**
+   * @internal The hint describing data of this call that arrived at `dataUpdatedAt`:
+   * the newest one received no later than that.
+   */
+  lookup(path: string, input: unknown, dataUpdatedAt: number): Hint | undefined {
+    const id = callId(path, input);
+    const hints = id === undefined ? undefined : this.#byCall.get(id);
+    if (hints === undefined) return undefined;
+    for (let i = hints.length - 1; i >= 0; i--) {
+      const hint = hints[i] as Hint;
+      if (hint.receivedAt <= dataUpdatedAt) return hint;
+    }
+    return undefined;
+  }
+
+  /**
+   * @internal Calls `listener(target, notice)` after each successful mutation for
+   * as long as `target` lives: it is held weakly, so a forgotten QueryClient
+   * (one per server-side render, say) is not kept alive by the registry.
+   */
+  onMutation<T extends object>(target: T, listener: Listener<T>): () => void {
+    const entry = { target: new WeakRef<object>(target), listener: listener as Listener<object> };
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  /** @internal Tells every live listener about a successful mutation. */
+  mutated(notice: MutationNotice): void {
+    for (const entry of this.#listeners) {
+      const target = entry.target.deref();
+      if (target === undefined) this.#listeners.delete(entry);
+      else entry.listener(target, notice);
+    }
+  }
+}
+
+/**
+ * A registry of server cache hints, to share between one `cacheHintsLink` and
+ * `mirrorServerTtl` when the default shared registry is not wanted.
+ *
+ * @example
+ * ```ts
+ * // one per server-side render, so requests never see each other's hints
+ * const hints = createCacheHints();
+ * const queryClient = new QueryClient();
+ * mirrorServerTtl(queryClient, { hints });
+ * const trpc = createTRPCClient<AppRouter>({ links: [cacheHintsLink({ hints }), httpBatchLink({ url, headers: cacheHintsHeaders() })] });
+ * ```
+ */
+export function createCacheHints(): CacheHints {
+  return new CacheHints();
+}
+
+/** The registry `cacheHintsLink` and `mirrorServerTtl` share when given none. @internal */
+export const defaultHints: CacheHints = new CacheHints();

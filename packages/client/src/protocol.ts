@@ -1,0 +1,57 @@
+/**
+ * The response headers the server's `cacheHeaders()` writes. Each is a list with
+ * one entry per call of the response, in batch order, separated by `", "`:
+ *
+ * - `trpc-memory-ttl`: remaining time to live in seconds of the memorized result
+ *   the call returned (`12.345`), `inf` for no expiry, `-` for nothing memorized;
+ * - `trpc-memory-policy`: the static `expire` per call, sent instead when the
+ *   headers leave before the calls run (`httpBatchStreamLink`);
+ * - `trpc-memory-invalidates`: space-separated, URI-encoded paths a successful
+ *   call invalidated, `-` for none.
+ *
+ * A copy of the server's names: importing them would pull server code into the
+ * browser bundle. A cross-package test keeps both in step.
+ *
+ * @internal
+ */
+export const TTL_HEADER = 'trpc-memory-ttl';
+/** @internal */
+export const POLICY_HEADER = 'trpc-memory-policy';
+/** @internal */
+export const INVALIDATES_HEADER = 'trpc-memory-invalidates';
+
+const NONE = '-';
+
+/** The entries of a list header, or `undefined` when the header is absent. @internal */
+export function parseList(value: string | null | undefined): string[] | undefined {
+  if (value === null || value === undefined) return undefined;
+  return value.split(',').map((entry) => entry.trim());
+}
+
+/**
+ * One TTL/policy entry in milliseconds: `Infinity` for `inf`, `null` for "nothing
+ * memorized" (or an entry this version cannot read).
+ *
+ * @internal
+ */
+export function parseSeconds(entry: string): number | null {
+  if (entry === 'inf') return Number.POSITIVE_INFINITY;
+  if (entry === NONE || entry === '') return null;
+  const seconds = Number(entry);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null;
+}
+
+/** One invalidates entry: the paths it names. @internal */
+export function parsePaths(entry: string): string[] {
+  if (entry === NONE || entry === '') return [];
+  const paths: string[] = [];
+  for (const part of entry.split(' ')) {
+    if (part === '') continue;
+    try {
+      paths.push(decodeURIComponent(part));
+    } catch {
+      // A malformed entry names nothing we could match.
+    }
+  }
+  return paths;
+}

@@ -1,0 +1,70 @@
+/** The query key `@trpc/tanstack-react-query` (and `createMemoHooks`) use: `[path.split('.'), { input?, type }]`. */
+export type TRPCQueryKey = [path: string[], meta: { input?: unknown; type: 'query' | 'infinite' }];
+
+/** The mutation key: `[path.split('.')]`. */
+export type TRPCMutationKey = [path: string[]];
+
+/** A tRPC query key taken apart. @internal */
+export interface ParsedQueryKey {
+  path: string;
+  input: unknown;
+  type: 'query' | 'infinite';
+}
+
+function isPath(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.every((part) => typeof part === 'string');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The path, input and type of a tRPC query key, with or without the optional
+ * `keyPrefix` of `@trpc/tanstack-react-query` (`[[prefix], path, meta]`);
+ * `undefined` for any other key.
+ *
+ * @internal
+ */
+export function parseQueryKey(queryKey: readonly unknown[]): ParsedQueryKey | undefined {
+  const [pathPart, metaPart] =
+    queryKey.length === 3 && isPath(queryKey[0]) && queryKey[0].length === 1
+      ? [queryKey[1], queryKey[2]]
+      : queryKey.length === 2
+        ? [queryKey[0], queryKey[1]]
+        : [undefined, undefined];
+  if (!isPath(pathPart) || !isPlainObject(metaPart)) return undefined;
+  const { type } = metaPart;
+  if (type !== 'query' && type !== 'infinite') return undefined;
+  return { path: pathPart.join('.'), input: metaPart.input, type };
+}
+
+/** The query key of a query procedure call, in `@trpc/tanstack-react-query`'s format. @internal */
+export function queryKeyOf(path: string, input: unknown): TRPCQueryKey {
+  return [path.split('.'), input === undefined ? { type: 'query' } : { input, type: 'query' }];
+}
+
+/**
+ * A string that is equal for equal (path, input) pairs, with object keys in any
+ * order (like React Query's `hashKey`); `undefined` for an input JSON cannot
+ * represent (a BigInt, a cycle), which then simply gets no hint.
+ *
+ * @internal
+ */
+export function callId(path: string, input: unknown): string | undefined {
+  try {
+    return JSON.stringify([path, input ?? null], (_key, value: unknown) =>
+      isPlainObject(value)
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((key) => [key, value[key]]),
+          )
+        : value,
+    );
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { CacheHints } from '../src/hints.js';
+import { createMemoHooks, mirrorServerTtl } from '../src/index.js';
+import { parseList, parsePaths, parseSeconds } from '../src/protocol.js';
+import { callId, parseQueryKey, queryKeyOf } from '../src/query-key.js';
+
+describe('reading the hint headers', () => {
+  it('splits a list header into entries; an absent header is undefined', () => {
+    expect(parseList('0.500, -, inf')).toEqual(['0.500', '-', 'inf']);
+    expect(parseList(null)).toBeUndefined();
+  });
+
+  it('reads seconds as milliseconds, inf as Infinity, and anything else as "nothing"', () => {
+    expect(parseSeconds('12.345')).toBe(12_345);
+    expect(parseSeconds('inf')).toBe(Number.POSITIVE_INFINITY);
+    expect(parseSeconds('-')).toBeNull();
+    expect(parseSeconds('soon')).toBeNull();
+    expect(parseSeconds('-3')).toBeNull();
+  });
+
+  it('reads space-separated, URI-encoded paths', () => {
+    expect(parsePaths('post.byId post.list')).toEqual(['post.byId', 'post.list']);
+    expect(parsePaths('odd%20name')).toEqual(['odd name']);
+    expect(parsePaths('-')).toEqual([]);
+  });
+});
+
+describe('tRPC query keys', () => {
+  it('builds and parses the @trpc/tanstack-react-query format, with or without a prefix', () => {
+    expect(queryKeyOf('post.byId', { id: '1' })).toEqual([
+      ['post', 'byId'],
+      { input: { id: '1' }, type: 'query' },
+    ]);
+    expect(queryKeyOf('post.list', undefined)).toEqual([['post', 'list'], { type: 'query' }]);
+    expect(parseQueryKey([['post', 'byId'], { input: { id: '1' }, type: 'query' }])).toEqual({
+      path: 'post.byId',
+      input: { id: '1' },
+      type: 'query',
+    });
+    expect(parseQueryKey([['app'], ['post', 'list'], { type: 'infinite' }])).toEqual({
+      path: 'post.list',
+      input: undefined,
+      type: 'infinite',
+    });
+  });
+
+  it('rejects keys of other shapes', () => {
+    expect(parseQueryKey(['todos'])).toBeUndefined();
+    expect(parseQueryKey([['post'], { type: 'any' }])).toBeUndefined();
+    expect(parseQueryKey([['post'], 'query'])).toBeUndefined();
+    expect(parseQueryKey([[], { type: 'query' }])).toBeUndefined();
+  });
+
+  it('identifies a call by path and input, whatever the order of object keys', () => {
+    expect(callId('a', { x: 1, y: { b: 2, a: 1 } })).toBe(callId('a', { y: { a: 1, b: 2 }, x: 1 }));
+    expect(callId('a', { x: 1 })).not.toBe(callId('b', { x: 1 }));
+    expect(callId('a', { x: 10n })).toBeUndefined();
+  });
+});
+
+describe('the hint registry', () => {
+  it('serves the newest hint that arrived before the data', () => {
+    const hints = new CacheHints();
+    hints.record('a', 1, { receivedAt: 100, staleAt: 600 });
+    hints.record('a', 1, { receivedAt: 200, staleAt: 900 });
+    expect(hints.lookup('a', 1, 150)?.staleAt).toBe(600);
+    expect(hints.lookup('a', 1, 250)?.staleAt).toBe(900);
+    expect(hints.lookup('a', 1, 50)).toBeUndefined();
+    expect(hints.lookup('a', 2, 250)).toBeUndefined();
+  });
+
+  it('holds its listeners weakly and tells the live ones about mutations', () => {
+    const hints = new CacheHints();
+    const seen: string[] = [];
+    const target = {};
+    const stop = hints.onMutation(target, (_target, notice) => seen.push(notice.path));
+    hints.mutated({ path: 'post.update', invalidated: [] });
+    stop();
+    hints.mutated({ path: 'post.remove', invalidated: [] });
+    expect(seen).toEqual(['post.update']);
+  });
+});
+
+describe('mistakes', () => {
+  it('mirrorServerTtl names the bad option', () => {
+    expect(() => mirrorServerTtl({} as never)).toThrow(/first argument must be a QueryClient/);
+  });
+
+  it('createMemoHooks needs a tRPC client', () => {
+    expect(() => createMemoHooks({ client: {} as never })).toThrow(
+      /option "client" must be a client made by createTRPCClient/,
+    );
+  });
+});

@@ -3,6 +3,7 @@
  * call of a cached query is recorded as answered from the cache, from upstream,
  * or failed, with how many upstream attempts it took.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** Where one call's answer came from. */
 export type CallSource = 'cache' | 'upstream' | 'error' | 'mutation';
@@ -19,8 +20,10 @@ export interface CallEvent {
   source: CallSource;
   /** Wall time of the call in ms. */
   ms: number;
-  /** Upstream HTTP requests made by this call (0 when served from the cache). */
+  /** Upstream HTTP attempts made by this call: 0 when served from the cache, 1 + its retries otherwise. */
   attempts: number;
+  /** Why each retry happened (`HTTP 503`, `ECONNREFUSED`…), in order. */
+  retryReasons: string[];
   /** The error message when the call failed. */
   error?: string;
 }
@@ -31,7 +34,7 @@ export interface ProcedureCounters {
   fromCache: number;
   fromUpstream: number;
   errors: number;
-  /** Upstream HTTP requests, every attempt counted. */
+  /** Upstream HTTP attempts, retries included. */
   upstreamRequests: number;
   /** Upstream requests beyond the first of each call. */
   retries: number;
@@ -45,8 +48,10 @@ export interface CallTrace {
   readonly startedAt: number;
   /** Set by the resolver: the call went upstream (it was not answered from the cache). */
   ranResolver: boolean;
-  /** Upstream HTTP requests this call made (set by the resolver). */
+  /** Upstream HTTP attempts this call made: set to 1 by the resolver, +1 per retry. */
   attempts: number;
+  /** Why each retry happened. */
+  retryReasons: string[];
 }
 
 const MAX_EVENTS = 300;
@@ -66,9 +71,36 @@ export class Activity {
   #counters = new Map<string, ProcedureCounters>();
   #cacheErrors = 0;
   #lastCacheError: string | undefined;
+  readonly #current = new AsyncLocalStorage<CallTrace>();
 
   begin(path: string, label: string): CallTrace {
-    return { id: this.#nextId++, path, label, startedAt: Date.now(), ranResolver: false, attempts: 0 };
+    return {
+      id: this.#nextId++,
+      path,
+      label,
+      startedAt: Date.now(),
+      ranResolver: false,
+      attempts: 0,
+      retryReasons: [],
+    };
+  }
+
+  /**
+   * Runs `fn` (a call upstream) on behalf of `trace`, so that {@link countRetry},
+   * called from `ResilientClient`'s `beforeRetry` hook, knows whose retry it is.
+   */
+  upstreamCall<T>(trace: CallTrace, fn: () => Promise<T>): Promise<T> {
+    trace.ranResolver = true;
+    trace.attempts++;
+    return this.#current.run(trace, fn);
+  }
+
+  /** For `ResilientClient({ beforeRetry })`: one more attempt of the current call. */
+  countRetry(reason: string): void {
+    const trace = this.#current.getStore();
+    if (trace === undefined) return;
+    trace.attempts++;
+    trace.retryReasons.push(reason);
   }
 
   /** Records the end of a call; `error` is its message when it failed. */
@@ -89,6 +121,7 @@ export class Activity {
       source,
       ms: Date.now() - trace.startedAt,
       attempts: trace.attempts,
+      retryReasons: trace.retryReasons,
       ...(error === undefined ? {} : { error }),
     };
     this.#events.push(event);

@@ -31,8 +31,6 @@ export interface UpstreamRequest {
   method: string;
   /** Path without the query string. */
   path: string;
-  /** The `requestId` query parameter, when the caller sent one. */
-  requestId: string | undefined;
   status: number;
 }
 
@@ -146,13 +144,6 @@ export class Upstream {
     return this.#log;
   }
 
-  /** How many requests carried this `requestId` (1 + the retries of that call). */
-  attemptsOf(requestId: string): number {
-    let attempts = 0;
-    for (const entry of this.#log) if (entry.requestId === requestId) attempts++;
-    return attempts;
-  }
-
   async listen(): Promise<void> {
     this.#server.listen(this.#port, '127.0.0.1');
     await once(this.#server, 'listening');
@@ -225,7 +216,6 @@ export class Upstream {
       at: Date.now(),
       method,
       path: url.pathname,
-      requestId: url.searchParams.get('requestId') ?? undefined,
       status: 0,
     };
     this.#stats.requests++;

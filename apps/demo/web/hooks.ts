@@ -1,0 +1,32 @@
+import type { QueryClient, QueryKey, StaleTimeFunction } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+
+/** The current time, re-rendering every `intervalMs`: drives the countdowns. */
+export function useNow(intervalMs = 200): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), intervalMs);
+    return () => clearInterval(id);
+  }, [intervalMs]);
+  return now;
+}
+
+/**
+ * How long React Query still treats the query's data as fresh, in ms: `0` when
+ * stale, `undefined` before any data. It resolves `staleTime` the way React Query
+ * does, so it shows what `mirrorServerTtl` set for this query.
+ */
+export function clientFreshFor(
+  queryClient: QueryClient,
+  queryKey: QueryKey,
+  now: number,
+): number | undefined {
+  const query = queryClient.getQueryCache().find({ queryKey, exact: true });
+  if (!query || query.state.dataUpdatedAt === 0) return undefined;
+  if (query.state.isInvalidated) return 0;
+  // At run time a query's options include its observers' (`staleTime` among them).
+  const option = (query.options as { staleTime?: StaleTimeFunction }).staleTime;
+  const staleTime = typeof option === 'function' ? option(query) : (option ?? 0);
+  if (staleTime === 'static') return Number.POSITIVE_INFINITY;
+  return Math.max(0, query.state.dataUpdatedAt + staleTime - now);
+}

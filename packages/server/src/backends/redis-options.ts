@@ -6,8 +6,8 @@ export interface RedisBackendOptions {
   /**
    * Seconds a Redis command may take before the backend gives up on it; the
    * cache then serves a miss (reads) or skips storing (writes) and reports the
-   * timeout through `onError`. Applies to clients you pass in too, whatever their
-   * own `commandTimeout`. Default `0.5`.
+   * timeout through `onError` (at most 10 % later than this). Applies to clients
+   * you pass in too, whatever their own `commandTimeout`. Default `0.5`.
    */
   commandTimeout?: number;
   /**

@@ -81,8 +81,9 @@ const noop = (): void => {};
  * URL. A client you pass in stays yours: `close()` does not quit it, and its own
  * offline queue and retry settings are never exercised by the cache (commands are
  * only sent while it is connected). From a URL the backend makes and owns a client
- * with the offline queue off, one retry per command, and reconnection backoff
- * capped at 2 s.
+ * with the offline queue off, one retry per command, auto-pipelining on, and
+ * reconnection backoff capped at 2 s; for your own client under concurrent load,
+ * `enableAutoPipelining: true` is worth setting too.
  *
  * Clearing a prefix or namespace walks the keys with `SCAN … MATCH` and removes
  * them with `UNLINK` (on every master of a cluster), never with `KEYS`. Versioned
@@ -115,12 +116,16 @@ export class RedisBackend implements CacheBackend {
   #down = false;
   #lastError: unknown;
   #closed = false;
+  readonly #sliceMs: number;
+  #bucket: Set<(error: unknown) => void> | undefined;
+  #bucketEnds = 0;
   /** Shared by every command waiting for the first connection. */
   #ready: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | undefined;
 
   constructor(client: RedisClient | string, options: RedisBackendOptions = {}) {
     this.#timeoutMs = seconds('commandTimeout', options.commandTimeout, 0.5, false) * 1000;
     this.#cooldownMs = seconds('cooldown', options.cooldown, 1, true) * 1000;
+    this.#sliceMs = Math.max(1, Math.round(this.#timeoutMs / 10));
     const { scanCount = 1000 } = options;
     if (!Number.isSafeInteger(scanCount) || scanCount < 1) {
       throw new InvalidOptionError(WHERE, 'scanCount', scanCount, 'a positive integer');
@@ -140,6 +145,9 @@ export class RedisBackend implements CacheBackend {
         // The backend only sends while connected, so a queue would only hold
         // commands nobody waits for any more.
         enableOfflineQueue: false,
+        // Concurrent requests' GETs leave in one write: twice the hit throughput
+        // at concurrency 64 (cache-backends bench), no cost when idle.
+        enableAutoPipelining: true,
         maxRetriesPerRequest: 1,
         connectTimeout: Math.max(1000, this.#timeoutMs * 4),
         retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
@@ -229,40 +237,67 @@ export class RedisBackend implements CacheBackend {
     return this.#ready.promise;
   }
 
-  /** Runs `send` when the gate allows, giving up after `commandTimeout`. */
-  #run<T>(send: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `send` when the gate allows, giving up after `commandTimeout`.
+   * `nullAsUndefined` maps Redis' nil reply within the same promise (hot path).
+   */
+  #run<T>(send: () => Promise<T>, nullAsUndefined = false): Promise<T> {
     const gate = this.#gate();
-    if (gate === undefined) return this.#deadline(send());
+    if (gate === undefined) return this.#deadline(send(), nullAsUndefined);
     if (gate instanceof RedisBackendError) return Promise.reject(gate);
-    return this.#deadline(gate.then(send));
+    return this.#deadline(gate.then(send), nullAsUndefined);
   }
 
-  #deadline<T>(pending: Promise<T>): Promise<T> {
+  #deadline<T>(pending: Promise<T>, nullAsUndefined = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#cooldownMs > 0) this.#coolUntil = Date.now() + this.#cooldownMs;
-        reject(
-          new RedisBackendError(
-            'timeout',
-            `Redis did not answer within ${this.#timeoutMs / 1000} s (commandTimeout)`,
-          ),
-        );
-      }, this.#timeoutMs);
+      const bucket = this.#currentBucket();
+      bucket.add(reject);
       pending.then(
         (value) => {
-          clearTimeout(timer);
-          resolve(value);
+          bucket.delete(reject);
+          resolve(nullAsUndefined && value === null ? (undefined as T) : value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          bucket.delete(reject);
           reject(error);
         },
       );
     });
   }
 
-  async get(key: string): Promise<string | undefined> {
-    return (await this.#run(() => this.client.get(key))) ?? undefined;
+  /**
+   * Commands started within the same slice of time (a tenth of `commandTimeout`)
+   * share one timer: a `setTimeout` + `clearTimeout` per command cost more than
+   * the rest of the wrapper on the hit path. A command is thus given up between
+   * `commandTimeout` and 1.1 × `commandTimeout` after it started.
+   */
+  #currentBucket(): Set<(error: unknown) => void> {
+    const now = Date.now();
+    if (this.#bucket === undefined || now >= this.#bucketEnds) {
+      const bucket = new Set<(error: unknown) => void>();
+      this.#bucket = bucket;
+      this.#bucketEnds = now + this.#sliceMs;
+      setTimeout(() => this.#expire(bucket), this.#timeoutMs + this.#sliceMs).unref();
+    }
+    return this.#bucket;
+  }
+
+  #expire(bucket: Set<(error: unknown) => void>): void {
+    if (bucket.size === 0) return;
+    if (this.#cooldownMs > 0) this.#coolUntil = Date.now() + this.#cooldownMs;
+    for (const reject of bucket) {
+      reject(
+        new RedisBackendError(
+          'timeout',
+          `Redis did not answer within ${this.#timeoutMs / 1000} s (commandTimeout)`,
+        ),
+      );
+    }
+    bucket.clear();
+  }
+
+  get(key: string): Promise<string | undefined> {
+    return this.#run(() => this.client.get(key), true) as Promise<string | undefined>;
   }
 
   async set(key: string, value: string, ttl?: number): Promise<void> {

@@ -1,0 +1,283 @@
+/**
+ * Cache core: codec cost on the hit path, MemoryBackend resident memory, Redis hit
+ * throughput against raw ioredis, and the namespace-clear strategy.
+ * `npm run bench -- cache-backends`
+ */
+import { createCache, MemoryBackend } from '@trpc-memory/server';
+import { RedisBackend } from '@trpc-memory/server/redis';
+import * as devalue from 'devalue';
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import superjson from 'superjson';
+import { decodeEntry, encodeEntry } from '../../packages/server/src/cache/codec.js';
+import { startRedisServer } from '../../packages/server/test/helpers/redis-server.js';
+import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, report } from './lib.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** A private Redis for the clear measurement, so the keyspace size is ours. */
+const CLEAR_BENCH_PORT = 17191;
+const gc = (globalThis as { gc?: () => void }).gc;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A ~1 KB JSON object, the payload every cache benchmark of this repository uses. */
+function payload(i = 0): Record<string, unknown> {
+  return {
+    id: `post-${i}`,
+    title: 'Caching tRPC query results in Redis without surprises',
+    author: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', verified: true },
+    tags: ['trpc', 'cache', 'redis', 'typescript', 'performance'],
+    stats: { views: 12_345, likes: 678, comments: 90, score: 4.75 },
+    body: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(8),
+    comments: Array.from({ length: 4 }, (_, j) => ({
+      id: j,
+      by: `user-${j}`,
+      text: 'Nice post!',
+      at: 1_700_000_000 + j,
+    })),
+  };
+}
+
+/** The same shape with the types superjson users return: Dates, a Map, a BigInt, an undefined field. */
+function typedPayload(): Record<string, unknown> {
+  return {
+    ...payload(),
+    createdAt: new Date(1_700_000_000_000),
+    updatedAt: new Date(1_700_000_100_000),
+    counters: new Map([
+      ['a', 1],
+      ['b', 2],
+    ]),
+    total: 12_345_678_901_234_567_890n,
+    draft: undefined,
+  };
+}
+
+async function codec(): Promise<void> {
+  const plain = payload();
+  const typed = typedPayload();
+  const ours = {
+    plain: encodeEntry(plain, Date.now() + 60_000),
+    typed: encodeEntry(typed, Date.now() + 60_000),
+  };
+  console.log(
+    `payload: ${JSON.stringify(plain).length} B as JSON; stored entry ${ours.plain.length} B (plain), ${ours.typed.length} B (typed)`,
+  );
+  const sj = { plain: superjson.stringify(plain), typed: superjson.stringify(typed) };
+  const dv = { plain: devalue.stringify(plain), typed: devalue.stringify(typed) };
+  const json = JSON.stringify(plain);
+  const n = 100_000;
+  for (const kind of ['plain', 'typed'] as const) {
+    const decode = await bestOf(5, {
+      ours: () => opsPerSecond(() => decodeEntry(ours[kind]), n),
+      superjson: () => opsPerSecond(() => superjson.parse(sj[kind]), n),
+      devalue: () => opsPerSecond(() => devalue.parse(dv[kind]), n),
+      ...(kind === 'plain' ? { 'JSON.parse': () => opsPerSecond(() => JSON.parse(json), n) } : {}),
+    } as Record<string, () => Promise<number>>);
+    const value = kind === 'plain' ? plain : typed;
+    const encode = await bestOf(5, {
+      ours: () => opsPerSecond(() => encodeEntry(value, 1), n),
+      superjson: () => opsPerSecond(() => superjson.stringify(value), n),
+      devalue: () => opsPerSecond(() => devalue.stringify(value), n),
+      ...(kind === 'plain' ? { 'JSON.stringify': () => opsPerSecond(() => JSON.stringify(value), n) } : {}),
+    } as Record<string, () => Promise<number>>);
+    for (const [name, ops] of Object.entries(decode)) {
+      report(
+        `codec ${kind} decode (hit path): ${name} / superjson`,
+        ops / decode.superjson!,
+        'x',
+        undefined,
+        `${fmt(ops)} ops/s`,
+      );
+    }
+    for (const [name, ops] of Object.entries(encode)) {
+      report(
+        `codec ${kind} encode (miss path): ${name} / superjson`,
+        ops / encode.superjson!,
+        'x',
+        undefined,
+        `${fmt(ops)} ops/s`,
+      );
+    }
+  }
+}
+
+/** Memory hit path: `Cache.read` against the bare minimum (an lru-cache get + JSON.parse). */
+async function memoryHit(): Promise<void> {
+  const cache = createCache(new MemoryBackend(), { prefix: 'bench' });
+  await cache.set('hit', payload(), { expire: 600 });
+  const bare = new LRUCache<string, string>({ max: 10_000, ttlAutopurge: false });
+  bare.set('bench:hit', JSON.stringify(payload()), { ttl: 600_000 });
+  const ops = await bestOf(5, {
+    cache: () => opsPerSecond(() => cache.read('hit'), 200_000),
+    bare: () => opsPerSecond(() => JSON.parse(bare.get('bench:hit')!), 200_000),
+  });
+  report(
+    'memory hit: Cache.read / (lru.get + JSON.parse)',
+    ops.cache / ops.bare,
+    'x',
+    undefined,
+    `${fmt(ops.cache)} vs ${fmt(ops.bare)} ops/s`,
+  );
+}
+
+/** Resident memory after 1,000,000 distinct keys written through the cache into a 10,000-entry MemoryBackend. */
+async function memoryBound(): Promise<void> {
+  if (gc === undefined) {
+    console.log('memory bound: skipped (run with --expose-gc, as `npm run bench` does)');
+    return;
+  }
+  gc();
+  const before = process.memoryUsage().rss;
+  const backend = new MemoryBackend({ maxEntries: 10_000 });
+  const cache = createCache(backend, { prefix: 'rss' });
+  const value = payload();
+  for (let i = 0; i < 1_000_000; i++) {
+    value.id = `post-${i}`;
+    await cache.write(`k${i}`, value, 60);
+  }
+  gc();
+  await sleep(10);
+  gc();
+  const after = process.memoryUsage().rss;
+  report(
+    'memory: RSS after 1,000,000 keys into maxEntries 10,000',
+    after / 2 ** 20,
+    ' MB',
+    undefined,
+    `+${((after - before) / 2 ** 20).toFixed(1)} MB over the ${(before / 2 ** 20).toFixed(0)} MB before; ${fmt(backend.size)} entries held`,
+  );
+  backend.close();
+}
+
+/** Redis hit throughput at concurrency 64: `Cache.read` against raw ioredis GET of the same payload. */
+async function redisHit(): Promise<void> {
+  const raw = new Redis(REDIS_URL);
+  const rawPipelined = new Redis(REDIS_URL, { enableAutoPipelining: true });
+  const backend = new RedisBackend(REDIS_URL); // auto-pipelined, like rawPipelined
+  const prefix = `bench-${process.pid}`;
+  const cache = createCache(backend, { prefix });
+  await cache.set('hit', payload(), { expire: 600 });
+  await raw.set(`${prefix}:raw`, JSON.stringify(payload()), 'EX', 600);
+  const total = 100_000;
+  const concurrency = 64;
+  const key = `${prefix}:raw`;
+  const ops = await bestOf(5, {
+    cache: () => opsPerSecondConcurrent(() => cache.read('hit'), total, concurrency),
+    rawGet: () => opsPerSecondConcurrent(() => raw.get(key), total, concurrency),
+    rawGetParse: () =>
+      opsPerSecondConcurrent(async () => JSON.parse((await raw.get(key))!), total, concurrency),
+    pipelinedGetParse: () =>
+      opsPerSecondConcurrent(async () => JSON.parse((await rawPipelined.get(key))!), total, concurrency),
+  });
+  const line = (name: string, baseline: number, target?: { op: '>='; value: number }) =>
+    report(name, ops.cache / baseline, 'x', target, `${fmt(ops.cache)} vs ${fmt(baseline)} ops/s`);
+  line('redis hit c=64: Cache.read / raw GET (default ioredis client)', ops.rawGet, { op: '>=', value: 0.8 });
+  line('redis hit c=64: Cache.read / raw GET + JSON.parse (default client)', ops.rawGetParse);
+  line('redis hit c=64: Cache.read / raw GET + JSON.parse (auto-pipelined)', ops.pipelinedGetParse);
+  await cache.clear();
+  await raw.del(`${prefix}:raw`);
+  await backend.close();
+  await raw.quit();
+  await rawPipelined.quit();
+}
+
+/**
+ * The two ways to clear a namespace without KEYS. SCAN+UNLINK: clear walks the
+ * keyspace, hits are one GET. Versioned namespaces: clear is one INCR, but every
+ * hit first reads the namespace version (a second round trip, or a Lua script
+ * that touches an undeclared key, which Redis Cluster forbids).
+ */
+async function clearStrategy(): Promise<void> {
+  const server = await startRedisServer(CLEAR_BENCH_PORT);
+  const raw = new Redis(server.url);
+  const backend = new RedisBackend(server.url, { commandTimeout: 5 });
+  const cache = createCache(backend, { prefix: 'app' });
+  try {
+    const fill = async (keyOf: (i: number) => string, n: number) => {
+      for (let i = 0; i < n; i += 1_000) {
+        const pipeline = raw.pipeline();
+        for (let j = i; j < Math.min(n, i + 1_000); j++) pipeline.set(keyOf(j), 'x');
+        await pipeline.exec();
+      }
+    };
+    await fill((i) => `other:${i}`, 100_000);
+    const timeClear = async (n: number) => {
+      await fill((i) => `app:ns:${i}`, n);
+      const start = performance.now();
+      await cache.clear({ namespace: 'ns' });
+      return performance.now() - start;
+    };
+    const small = await timeClear(100);
+    const large = await timeClear(20_000);
+    const incr = performance.now();
+    for (let i = 0; i < 100; i++) await raw.incr('app:ns:version');
+    const incrMs = (performance.now() - incr) / 100;
+    report(
+      'clear: SCAN+UNLINK of 100 keys among 100k',
+      small,
+      ' ms',
+      undefined,
+      `versioned INCR: ${incrMs.toFixed(3)} ms`,
+    );
+    report(
+      'clear: SCAN+UNLINK of 20,000 keys among 120k',
+      large,
+      ' ms',
+      undefined,
+      `${fmt((20_000 / large) * 1000)} keys/s`,
+    );
+
+    await cache.set('ns:hit', payload(), { expire: 600 });
+    await raw.set('app:ns:version', '7');
+    await raw.set('app:ns:v7:hit', encodeEntry(payload(), Date.now() + 600_000));
+    const script = `local v = redis.call('GET', KEYS[1]) or '0' return redis.call('GET', ARGV[1] .. v .. ARGV[2])`;
+    raw.defineCommand('versionedGet', { numberOfKeys: 1, lua: script });
+    const versioned = raw as Redis & {
+      versionedGet(key: string, a: string, b: string): Promise<string | null>;
+    };
+    const ops = await bestOf(3, {
+      plain: () => opsPerSecondConcurrent(() => cache.read('ns:hit'), 50_000, 64),
+      twoGets: () =>
+        opsPerSecondConcurrent(
+          async () => {
+            const version = await raw.get('app:ns:version');
+            return decodeEntry((await raw.get(`app:ns:v${version}:hit`))!);
+          },
+          50_000,
+          64,
+        ),
+      lua: () =>
+        opsPerSecondConcurrent(
+          async () => decodeEntry((await versioned.versionedGet('app:ns:version', 'app:ns:v', ':hit'))!),
+          50_000,
+          64,
+        ),
+    });
+    report(
+      'versioned hit (GET version, GET entry) / SCAN-strategy hit',
+      ops.twoGets / ops.plain,
+      'x',
+      undefined,
+      `${fmt(ops.twoGets)} vs ${fmt(ops.plain)} ops/s`,
+    );
+    report(
+      'versioned hit (one Lua call, not Cluster-safe) / SCAN-strategy hit',
+      ops.lua / ops.plain,
+      'x',
+      undefined,
+      `${fmt(ops.lua)} ops/s`,
+    );
+  } finally {
+    await backend.close();
+    await raw.quit();
+    await server.stop();
+  }
+}
+
+export default async function cacheBackends(): Promise<void> {
+  await memoryBound(); // first, while the heap holds nothing else
+  await codec();
+  await memoryHit();
+  await redisHit();
+  await clearStrategy();
+}

@@ -273,8 +273,8 @@ export class ResilientClient {
    * ```
    */
   async getRaw(path: string, params?: QueryParams, options: RequestOptions = {}): Promise<unknown> {
-    const url = this.#url(path, params);
-    return runWithRetry(this.#retry, () => this.#fetchBody(url, options), options.signal);
+    const href = this.#url(path, params).href;
+    return runWithRetry(this.#retry, () => this.#fetchBody(href, options), options.signal);
   }
 
   /**
@@ -304,24 +304,26 @@ export class ResilientClient {
     options: GetJsonOptions<StandardSchema | undefined> = {},
   ): Promise<unknown> {
     assertSchema('getJson()', options.schema);
-    let what = `GET ${path}`;
+    let target: URL | undefined;
+    // Names the request in messages by its path only: query strings may carry secrets.
+    const what = () => `GET ${target?.pathname ?? path}`;
     try {
-      const url = this.#url(path, params);
-      what = `GET ${new URL(url).pathname}`;
-      const body = await runWithRetry(this.#retry, () => this.#fetchBody(url, options), options.signal);
+      target = this.#url(path, params);
+      const href = target.href;
+      const body = await runWithRetry(this.#retry, () => this.#fetchBody(href, options), options.signal);
       return options.schema === undefined
         ? body
-        : await validateWithSchema(options.schema, body, `Upstream ${what}`);
+        : await validateWithSchema(options.schema, body, `Upstream ${what()}`);
     } catch (error) {
       if (error instanceof ResilientClientClosedError || error instanceof InvalidOptionError) throw error;
       if (options.signal?.aborted) {
         throw new TRPCError({
           code: 'CLIENT_CLOSED_REQUEST',
-          message: `Upstream ${what} was cancelled`,
+          message: `Upstream ${what()} was cancelled`,
           cause: error,
         });
       }
-      throw toTRPCError(error, what);
+      throw toTRPCError(error, what());
     }
   }
 
@@ -358,10 +360,15 @@ export class ResilientClient {
   }
 
   async #fetchBody(url: string, options: RequestOptions): Promise<unknown> {
-    const kyOptions: KyOptions = {};
-    if (options.signal !== undefined) kyOptions.signal = options.signal;
-    if (options.headers !== undefined) kyOptions.headers = options.headers;
-    const response = await this.#client().get(url, kyOptions);
+    const { signal, headers } = options;
+    const client = this.#client();
+    // Per-call options cost a merge with the instance defaults: skip it when there are none.
+    const response = await (signal === undefined && headers === undefined
+      ? client.get(url)
+      : client.get(url, {
+          ...(signal === undefined ? {} : { signal }),
+          ...(headers === undefined ? {} : { headers }),
+        }));
     const text = await response.text();
     if (text === '') return '';
     try {
@@ -372,7 +379,7 @@ export class ResilientClient {
   }
 
   /** The request URL: base + path joined with one `/`, plus the query parameters. */
-  #url(path: string, params: QueryParams | undefined): string {
+  #url(path: string, params: QueryParams | undefined): URL {
     if (typeof path !== 'string') {
       throw new InvalidOptionError('ResilientClient request', 'path', path, 'a string');
     }
@@ -387,7 +394,7 @@ export class ResilientClient {
       );
     } else url = new URL(`${this.baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`);
     if (params !== undefined) appendParams(url.searchParams, params);
-    return url.href;
+    return url;
   }
 }
 

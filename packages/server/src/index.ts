@@ -27,6 +27,15 @@ export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from '.
 // --- memorize (middleware)
 
 // --- client cooperation (cacheHeaders, cachePolicy, invalidates)
+export { cacheHeaders } from './middleware/cache-headers.js';
+export { type CachePolicy, cachePolicy, type ProcedureCachePolicy } from './middleware/cache-policy.js';
+export {
+  type InvalidatesCall,
+  type InvalidatesMiddleware,
+  type InvalidatesOptions,
+  type InvalidatesPaths,
+  invalidates,
+} from './middleware/invalidates.js';
 
 // --- resilience (retry)
 

@@ -1,0 +1,156 @@
+import type { AnyTRPCRouter } from '@trpc/server';
+import type { ResponseMeta, ResponseMetaFn, TRPCRequestInfo } from '@trpc/server/http';
+import { readCall } from './call-report.js';
+import {
+  formatList,
+  formatPaths,
+  formatSeconds,
+  INVALIDATES_HEADER,
+  NONE,
+  POLICY_HEADER,
+  TTL_HEADER,
+} from './hint-headers.js';
+import { readInvalidation } from './invalidates.js';
+import { effectiveExpire, invalidatesTagOf, memorizeTagOf } from './procedure-tags.js';
+
+type ResponseMetaOptions<TRouter extends AnyTRPCRouter> = Parameters<ResponseMetaFn<TRouter>>[0];
+
+/** The headers of a response whose calls have run: what each call actually got. */
+function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRPCRouter>['data']): Headers {
+  const headers = new Headers();
+  const now = Date.now();
+  const ttl: string[] = [];
+  const invalidated: string[] = [];
+  // Cache-Control only when every call is a memorized query that succeeded.
+  let shareable = info.calls.length > 0;
+  let scoped = false;
+  let smallest = Number.POSITIVE_INFINITY;
+
+  info.calls.forEach((call, index) => {
+    const response = data[index];
+    const failed = response === undefined || 'error' in response;
+    const report = failed ? undefined : readCall(call.getRawInput);
+    invalidated.push(failed ? NONE : formatPaths(readInvalidation(call.getRawInput)));
+    if (report === undefined) {
+      ttl.push(NONE);
+      shareable = false;
+      return;
+    }
+    const remaining =
+      report.expiresAt === undefined ? Number.POSITIVE_INFINITY : Math.max(0, report.expiresAt - now);
+    ttl.push(formatSeconds(remaining));
+    smallest = Math.min(smallest, remaining);
+    if (report.visibility === 'private') scoped = true;
+  });
+
+  // Sent even when every entry is empty: it tells the client the server speaks this protocol,
+  // so the client does not fall back to the static policy for calls that were not cached.
+  if (ttl.length > 0) headers.set(TTL_HEADER, ttl.join(', '));
+  const invalidatedValue = formatList(invalidated);
+  if (invalidatedValue !== undefined) headers.set(INVALIDATES_HEADER, invalidatedValue);
+  // An entry that never expires gets no max-age: HTTP caches would never hear of its invalidation.
+  if (shareable && Number.isFinite(smallest)) {
+    headers.set('cache-control', `${scoped ? 'private' : 'public'}, max-age=${Math.floor(smallest / 1000)}`);
+  }
+  return headers;
+}
+
+/** The headers of a streamed response, sent before any call runs: only the static policy. */
+function policyHeaders(info: TRPCRequestInfo): Headers {
+  const headers = new Headers();
+  const policy = info.calls.map((call) => {
+    const tag = memorizeTagOf(call.procedure);
+    if (tag === undefined) return NONE;
+    return formatSeconds((effectiveExpire(tag) ?? Number.POSITIVE_INFINITY) * 1000);
+  });
+  const invalidates = info.calls.map((call) => formatPaths(invalidatesTagOf(call.procedure)?.paths));
+  if (policy.length > 0) headers.set(POLICY_HEADER, policy.join(', '));
+  const invalidatesValue = formatList(invalidates);
+  if (invalidatesValue !== undefined) headers.set(INVALIDATES_HEADER, invalidatesValue);
+  return headers;
+}
+
+/** `ours` overlaid with the app's headers: a header the app sets replaces ours. */
+function mergeHeaders(ours: Headers, app: ResponseMeta['headers']): Headers {
+  if (app === undefined) return ours;
+  const merged = new Headers(ours);
+  if (app instanceof Headers) {
+    for (const key of new Set(app.keys())) merged.delete(key);
+    // Iterating Headers yields each Set-Cookie on its own, so none is folded into another.
+    for (const [key, value] of app) merged.append(key, value);
+    return merged;
+  }
+  for (const [key, value] of Object.entries(app)) {
+    if (Array.isArray(value)) {
+      merged.delete(key);
+      for (const item of value) merged.append(key, item);
+    } else if (typeof value === 'string') {
+      merged.set(key, value);
+    }
+  }
+  return merged;
+}
+
+/**
+ * A `responseMeta` for any tRPC HTTP adapter (standalone, fetch, Express, Fastify,
+ * Next.js…) that tells the client how long each memorized result stays valid, so
+ * `@trpc-memory/client` can mirror it into React Query's `staleTime`.
+ *
+ * For every call of the response, in batch order, it reports the remaining time
+ * to live of the memorized result that call returned (a hit or a fresh miss) in
+ * the `trpc-memory-ttl` header, and for mutations using {@link invalidates} the
+ * invalidated paths in `trpc-memory-invalidates`. It sets `Cache-Control`:
+ * `public, max-age=N` only when every call of the response is a public memorized
+ * query without error, `private, max-age=N` when every call is memorized and
+ * without error but one of them is scoped (`memorize({ scope })`), nothing
+ * otherwise; N is the smallest remaining time to live, in whole seconds.
+ *
+ * It wraps the application's own `responseMeta`: its `status` is kept and its
+ * headers are merged, a header it sets (`Cache-Control` included) replacing ours.
+ *
+ * With `httpBatchStreamLink` tRPC builds the headers before any procedure runs
+ * (`eagerGeneration`), so only the static policy can be sent: each call's
+ * `expire` in the `trpc-memory-policy` header and a mutation's static
+ * `invalidates([...])` paths, no `Cache-Control`. The client then treats a result
+ * as fresh for the full `expire` from when it arrives, which can exceed what the
+ * server's entry has left; use `httpBatchLink` or `httpLink` where that matters.
+ *
+ * When the API is on another origin, list `trpc-memory-ttl`,
+ * `trpc-memory-policy` and `trpc-memory-invalidates` in your CORS
+ * `Access-Control-Expose-Headers`, or the browser hides them from the client.
+ *
+ * @param responseMeta The application's own `responseMeta`, if any.
+ *
+ * @example
+ * ```ts
+ * import { createHTTPServer } from '@trpc/server/adapters/standalone';
+ * import { cacheHeaders } from '@trpc-memory/server';
+ *
+ * createHTTPServer({
+ *   router: appRouter,
+ *   createContext,
+ *   responseMeta: cacheHeaders(),
+ * }).listen(3000);
+ *
+ * // keeping your own responseMeta:
+ * fetchRequestHandler({
+ *   endpoint: '/trpc', req, router: appRouter, createContext,
+ *   responseMeta: cacheHeaders(({ ctx }) => ({ headers: { 'x-request-id': ctx.requestId } })),
+ * });
+ * ```
+ */
+export function cacheHeaders<TRouter extends AnyTRPCRouter>(
+  responseMeta?: ResponseMetaFn<TRouter>,
+): ResponseMetaFn<TRouter> {
+  return (opts) => {
+    const { info } = opts;
+    const ours =
+      info === undefined
+        ? new Headers()
+        : opts.eagerGeneration
+          ? policyHeaders(info)
+          : reportedHeaders(info, opts.data);
+    const app = responseMeta?.(opts) ?? {};
+    return { ...app, headers: mergeHeaders(ours, app.headers) };
+  };
+}

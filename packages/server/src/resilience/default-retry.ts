@@ -99,13 +99,17 @@ export function defaultRetryPolicy(where: string, options: DefaultRetryOptions):
  * always fails with a 503 is tried 3 times, sleeping 2 s then 2 s. Works as a
  * wrapper and as a standard (TC39) method decorator.
  *
+ * Retry in one layer only: turn off the retry of the HTTP library you wrap
+ * (ky retries GETs twice by default; pass `retry: 0`).
+ *
  * @example
  * ```ts
- * const loadUser = defaultRetry()(async (id: string) => ky.get(`https://api.local/users/${id}`).json());
+ * const api = ky.create({ prefixUrl: 'https://api.local', retry: 0 });
+ * const loadUser = defaultRetry()(async (id: string) => api.get(`users/${id}`).json());
  *
  * class Upstream {
  *   @defaultRetry({ attempts: 5, waitMax: 30 })
- *   async load() { return ky.get('https://api.local/data').json(); }
+ *   async load() { return api.get('data').json(); }
  * }
  * ```
  */

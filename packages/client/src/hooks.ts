@@ -25,28 +25,66 @@ import type {
 } from '@trpc/server';
 import { queryKeyOf, type TRPCMutationKey, type TRPCQueryKey } from './query-key.js';
 
-/** A query key that carries the procedure's output and error types, for `getQueryData` and friends. */
+/**
+ * A query key that carries the procedure's output and error types, for
+ * `getQueryData` and friends.
+ *
+ * @example
+ * ```ts
+ * const key = api.post.byId.queryKey({ id: '1' }); // MemoQueryKey<Post, …>
+ * queryClient.getQueryData(key)?.title; // typed
+ * ```
+ */
 export type MemoQueryKey<TOutput, TError> = DataTag<TRPCQueryKey, TOutput, TError>;
 
-/** Options of `useQuery` / `queryOptions`: React Query's, without the key and function the hook builds. */
+/**
+ * Options of `useQuery` / `queryOptions`: React Query's, without the key and
+ * function the hook builds.
+ *
+ * @example
+ * ```ts
+ * api.post.byId.useQuery({ id }, { enabled: open, select: (post) => post.title });
+ * ```
+ */
 export type MemoQueryOptions<TOutput, TError, TData = TOutput> = Omit<
   UseQueryOptions<TOutput, TError, TData, TRPCQueryKey>,
   'queryKey' | 'queryFn'
 >;
 
-/** Options of `useSuspenseQuery`: React Query's, without the key and function the hook builds. */
+/**
+ * Options of `useSuspenseQuery`: React Query's, without the key and function the hook builds.
+ *
+ * @example
+ * ```ts
+ * const { data: title } = api.post.byId.useSuspenseQuery({ id }, { select: (post) => post.title });
+ * ```
+ */
 export type MemoSuspenseQueryOptions<TOutput, TError, TData = TOutput> = Omit<
   UseSuspenseQueryOptions<TOutput, TError, TData, TRPCQueryKey>,
   'queryKey' | 'queryFn'
 >;
 
-/** Options of `useMutation`: React Query's, without the key and function the hook builds. */
+/**
+ * Options of `useMutation`: React Query's, without the key and function the hook builds.
+ *
+ * @example
+ * ```ts
+ * api.post.rename.useMutation({ onSuccess: () => toast('Saved') });
+ * ```
+ */
 export type MemoMutationOptions<TInput, TOutput, TError, TOnMutateResult = unknown> = Omit<
   UseMutationOptions<TOutput, TError, TInput, TOnMutateResult>,
   'mutationKey' | 'mutationFn'
 >;
 
-/** What `queryOptions` returns: ready for `useQuery`, `queryClient.fetchQuery`, `prefetchQuery`… */
+/**
+ * What `queryOptions` returns: ready for `useQuery`, `queryClient.fetchQuery`, `prefetchQuery`…
+ *
+ * @example
+ * ```ts
+ * await queryClient.prefetchQuery(api.post.byId.queryOptions({ id: '1' }));
+ * ```
+ */
 export type MemoQueryOptionsResult<TOutput, TError, TData = TOutput> = MemoQueryOptions<
   TOutput,
   TError,
@@ -56,7 +94,14 @@ export type MemoQueryOptionsResult<TOutput, TError, TData = TOutput> = MemoQuery
   queryFn: QueryFunction<TOutput, TRPCQueryKey> | SkipToken;
 };
 
-/** The hooks of a query procedure. */
+/**
+ * The hooks of a query procedure.
+ *
+ * @example
+ * ```ts
+ * const post = api.post.byId.useQuery({ id }); // post.data: Post | undefined
+ * ```
+ */
 export interface MemoQueryProcedure<TInput, TOutput, TError> {
   /**
    * `useQuery` for this procedure; its staleness is the server's remaining TTL when
@@ -80,7 +125,15 @@ export interface MemoQueryProcedure<TInput, TOutput, TError> {
   queryKey(input?: TInput): MemoQueryKey<TOutput, TError>;
 }
 
-/** The hooks of a mutation procedure. */
+/**
+ * The hooks of a mutation procedure.
+ *
+ * @example
+ * ```ts
+ * const rename = api.post.rename.useMutation();
+ * rename.mutate({ id, title: 'New' });
+ * ```
+ */
 export interface MemoMutationProcedure<TInput, TOutput, TError> {
   /** `useMutation` for this procedure. */
   useMutation<TOnMutateResult = unknown>(
@@ -115,13 +168,27 @@ type DecorateRecord<TRoot extends AnyTRPCClientTypes, TRecord extends TRPCRouter
     : never;
 };
 
-/** Typed hooks mirroring the shape of `TRouter`: `api.post.byId.useQuery(…)`. */
+/**
+ * Typed hooks mirroring the shape of `TRouter`: `api.post.byId.useQuery(…)`.
+ *
+ * @example
+ * ```ts
+ * export const api: MemoHooks<AppRouter> = createMemoHooks<AppRouter>({ client: trpc });
+ * ```
+ */
 export type MemoHooks<TRouter extends AnyTRPCRouter> = DecorateRecord<
   ClientTypesOf<TRouter>,
   TRouter['_def']['record']
 >;
 
-/** Options of {@link createMemoHooks}. */
+/**
+ * Options of {@link createMemoHooks}.
+ *
+ * @example
+ * ```ts
+ * createMemoHooks<AppRouter>({ client: trpc, abortOnUnmount: true });
+ * ```
+ */
 export interface CreateMemoHooksOptions<TRouter extends AnyTRPCRouter> {
   /** The tRPC client, from `createTRPCClient<AppRouter>(…)`; give it `cacheHintsLink()` to mirror TTLs. */
   client: TRPCClient<TRouter>;

@@ -11,14 +11,29 @@ import {
   TTL_HEADER,
 } from './protocol.js';
 
-/** Options of {@link cacheHintsLink}. */
+/**
+ * Options of {@link cacheHintsLink}.
+ *
+ * @example
+ * ```ts
+ * cacheHintsLink({ hints: createCacheHints() });
+ * ```
+ */
 export interface CacheHintsLinkOptions {
   /** Where to record the hints. Default: the registry shared with `mirrorServerTtl`. */
   hints?: CacheHints;
 }
 
 type BatchHeadersOption = NonNullable<HTTPBatchLinkOptions<AnyTRPCClientTypes>['headers']>;
-/** The `headers` function `httpBatchLink` and `httpBatchStreamLink` accept. */
+/**
+ * The `headers` function `httpBatchLink` and `httpBatchStreamLink` accept; what
+ * {@link cacheHintsHeaders} returns.
+ *
+ * @example
+ * ```ts
+ * const headers: BatchHeadersFunction = cacheHintsHeaders({ 'x-app': 'web' });
+ * ```
+ */
 export type BatchHeadersFunction = Extract<BatchHeadersOption, (...args: never[]) => unknown>;
 
 /** Where an operation stood in its batch, and when the batch request left. */

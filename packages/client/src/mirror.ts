@@ -6,6 +6,11 @@ import { parseQueryKey } from './query-key.js';
  * The server's static cache policy, as `cachePolicy(appRouter)` from
  * `@trpc-memory/server` returns it (plain JSON: serialise it into the page, or
  * write it to a file at build time).
+ *
+ * @example
+ * ```ts
+ * const policy: CachePolicy = { 'post.byId': { expire: 60 }, 'post.rename': { invalidates: ['post.byId'] } };
+ * ```
  */
 export type CachePolicy = Readonly<
   Record<
@@ -19,7 +24,14 @@ export type CachePolicy = Readonly<
   >
 >;
 
-/** Options of {@link mirrorServerTtl}. */
+/**
+ * Options of {@link mirrorServerTtl}.
+ *
+ * @example
+ * ```ts
+ * mirrorServerTtl(queryClient, { policy: window.__CACHE_POLICY__, hints });
+ * ```
+ */
 export interface MirrorServerTtlOptions {
   /**
    * The static policy, used for a query whose response carried no per-call hint:

@@ -1,7 +1,22 @@
-/** The query key `@trpc/tanstack-react-query` (and `createMemoHooks`) use: `[path.split('.'), { input?, type }]`. */
+/**
+ * The query key `@trpc/tanstack-react-query` (and `createMemoHooks`) use:
+ * `[path.split('.'), { input?, type }]`.
+ *
+ * @example
+ * ```ts
+ * const key: TRPCQueryKey = [['post', 'byId'], { input: { id: '1' }, type: 'query' }];
+ * ```
+ */
 export type TRPCQueryKey = [path: string[], meta: { input?: unknown; type: 'query' | 'infinite' }];
 
-/** The mutation key: `[path.split('.')]`. */
+/**
+ * The mutation key: `[path.split('.')]`.
+ *
+ * @example
+ * ```ts
+ * queryClient.isMutating({ mutationKey: api.post.rename.mutationKey() satisfies TRPCMutationKey });
+ * ```
+ */
 export type TRPCMutationKey = [path: string[]];
 
 /** A tRPC query key taken apart. @internal */

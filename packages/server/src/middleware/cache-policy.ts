@@ -1,7 +1,14 @@
 import type { AnyTRPCRouter } from '@trpc/server';
 import { effectiveExpire, invalidatesTagOf, memorizeTagOf, proceduresOf } from './procedure-tags.js';
 
-/** What {@link cachePolicy} knows about one procedure. Plain JSON, so it can travel to the client. */
+/**
+ * What {@link cachePolicy} knows about one procedure. Plain JSON, so it can travel to the client.
+ *
+ * @example
+ * ```ts
+ * const byId: ProcedureCachePolicy = cachePolicy(appRouter)['post.byId']; // { expire: 60 }
+ * ```
+ */
 export interface ProcedureCachePolicy {
   /**
    * A memorized query: the time to live of its results in seconds (its `expire`,
@@ -13,7 +20,15 @@ export interface ProcedureCachePolicy {
   invalidates?: string[];
 }
 
-/** Procedure path (`'post.byId'`) → its static cache policy. */
+/**
+ * Procedure path (`'post.byId'`) → its static cache policy.
+ *
+ * @example
+ * ```ts
+ * const policy: CachePolicy = cachePolicy(appRouter);
+ * html.replace('</head>', `<script>window.__CACHE_POLICY__=${JSON.stringify(policy)}</script></head>`);
+ * ```
+ */
 export type CachePolicy = Record<string, ProcedureCachePolicy>;
 
 /**

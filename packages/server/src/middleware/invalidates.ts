@@ -4,7 +4,16 @@ import { CacheManager } from '../cache/manager.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { INVALIDATES_TAG, type InvalidatesTag, memorizeTagOf, proceduresOf } from './procedure-tags.js';
 
-/** What a function given to {@link invalidates} receives, after the mutation succeeded. */
+/**
+ * What a function given to {@link invalidates} receives, after the mutation succeeded.
+ *
+ * @example
+ * ```ts
+ * invalidates<Ctx, { id: string }>(({ input, data }: InvalidatesCall<Ctx, { id: string }>) =>
+ *   data === 'moved' ? ['post.byId', 'post.list'] : ['post.byId'],
+ * );
+ * ```
+ */
 export interface InvalidatesCall<TContext = object, TInput = unknown> {
   /** The mutation's path, e.g. `'post.update'`. */
   path: string;
@@ -16,12 +25,26 @@ export interface InvalidatesCall<TContext = object, TInput = unknown> {
   data: unknown;
 }
 
-/** The procedure paths a mutation invalidates: a fixed list, or a function of the call. */
+/**
+ * The procedure paths a mutation invalidates: a fixed list, or a function of the call.
+ *
+ * @example
+ * ```ts
+ * const paths: InvalidatesPaths = ['post.byId', 'post.list'];
+ * ```
+ */
 export type InvalidatesPaths<TContext = object, TInput = unknown> =
   | readonly string[]
   | ((call: InvalidatesCall<TContext, TInput>) => readonly string[] | Promise<readonly string[]>);
 
-/** Options of {@link invalidates}. */
+/**
+ * Options of {@link invalidates}.
+ *
+ * @example
+ * ```ts
+ * invalidates(['post.list'], { router: (): AnyTRPCRouter => appRouter, cache: reportsCache });
+ * ```
+ */
 export interface InvalidatesOptions {
   /**
    * The app router, as a function because the mutation is part of it; annotate its
@@ -47,6 +70,12 @@ type MiddlewareResult<TContextOverrides> = ReturnType<
 /**
  * The middleware {@link invalidates} returns: usable on any mutation whose context
  * fits `TContext` and whose input fits `TInput`; it changes neither.
+ *
+ * @example
+ * ```ts
+ * const clearsPosts: InvalidatesMiddleware = invalidates(['post.byId', 'post.list']);
+ * const create = t.procedure.input(newPost).use(clearsPosts).mutation(save);
+ * ```
  */
 export interface InvalidatesMiddleware<TContext = object, TInput = unknown> {
   <TProcedureContext, TMeta, TContextOverrides, TInputOut>(

@@ -99,9 +99,14 @@ function describeFailure(error: unknown): string {
  */
 export async function startDemo(config: DemoConfig): Promise<Demo> {
   const activity = new Activity();
+  let lastWarning = 0;
   const onError = (event: CacheErrorEvent) => {
     const message = event.error instanceof Error ? event.error.message : String(event.error);
     activity.cacheError(`${event.operation}: ${message}`);
+    if (Date.now() - lastWarning > 10_000) {
+      lastWarning = Date.now();
+      console.warn(`[demo] cache ${event.operation} failed, served as a miss: ${message}`);
+    }
   };
   const cache = config.redisUrl
     ? await initCache({ backend: 'redis', url: config.redisUrl, prefix: config.cachePrefix, onError })

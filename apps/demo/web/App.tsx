@@ -8,6 +8,7 @@ import { api } from './trpc.js';
 const LANES = ['catalog.list', 'catalog.byId', 'catalog.restock'];
 
 export function App() {
+  // Re-renders the page five times a second: the countdowns and the timeline move.
   const now = useNow(200);
   // The demo's own state (counters, timeline): not memorized, polled every second.
   const state = api.demo.state.useQuery(undefined, { refetchInterval: 1000 });
@@ -70,14 +71,12 @@ export function App() {
             key={`list-${generation.list}`}
             expire={data?.expire['catalog.list']}
             counters={data?.procedures['catalog.list']}
-            now={now}
             onRemount={() => setGeneration((g) => ({ ...g, list: g.list + 1 }))}
           />
           <ProductCard
             key={`item-${generation.item}`}
             expire={data?.expire['catalog.byId']}
             counters={data?.procedures['catalog.byId']}
-            now={now}
             productId={productId}
             onSelect={setProductId}
             onRemount={() => setGeneration((g) => ({ ...g, item: g.item + 1 }))}

@@ -16,11 +16,7 @@ export function useNow(intervalMs = 200): number {
  * stale, `undefined` before any data. It resolves `staleTime` the way React Query
  * does, so it shows what `mirrorServerTtl` set for this query.
  */
-export function clientFreshFor(
-  queryClient: QueryClient,
-  queryKey: QueryKey,
-  now: number,
-): number | undefined {
+export function clientFreshFor(queryClient: QueryClient, queryKey: QueryKey): number | undefined {
   const query = queryClient.getQueryCache().find({ queryKey, exact: true });
   if (!query || query.state.dataUpdatedAt === 0) return undefined;
   if (query.state.isInvalidated) return 0;
@@ -28,5 +24,6 @@ export function clientFreshFor(
   const option = (query.options as { staleTime?: StaleTimeFunction }).staleTime;
   const staleTime = typeof option === 'function' ? option(query) : (option ?? 0);
   if (staleTime === 'static') return Number.POSITIVE_INFINITY;
-  return Math.max(0, query.state.dataUpdatedAt + staleTime - now);
+  // Date.now(), not the last tick of useNow: data may have landed since that tick.
+  return Math.max(0, query.state.dataUpdatedAt + staleTime - Date.now());
 }

@@ -12,7 +12,6 @@ export const PRODUCT_IDS = ['espresso', 'grinder', 'kettle', 'scale', 'filters']
 interface CardProps {
   expire: number | undefined;
   counters: ProcedureCounters | undefined;
-  now: number;
   onRemount: () => void;
 }
 
@@ -35,7 +34,7 @@ function Stock({ stock }: { stock: number }) {
 }
 
 /** `catalog.list`: every product. */
-export function CatalogCard({ expire, counters, now, onRemount }: CardProps) {
+export function CatalogCard({ expire, counters, onRemount }: CardProps) {
   const queryClient = useQueryClient();
   const query = api.catalog.list.useQuery();
   const queryKey = api.catalog.list.queryKey();
@@ -50,10 +49,9 @@ export function CatalogCard({ expire, counters, now, onRemount }: CardProps) {
       isFetching={query.isFetching}
       error={describeError(query.error)}
       answer={answer}
-      freshForMs={clientFreshFor(queryClient, queryKey, now)}
+      freshForMs={clientFreshFor(queryClient, queryKey)}
       counters={counters}
       hasData={query.data !== undefined}
-      now={now}
       actions={
         <>
           <Button
@@ -101,7 +99,6 @@ export function CatalogCard({ expire, counters, now, onRemount }: CardProps) {
 export function ProductCard({
   expire,
   counters,
-  now,
   onRemount,
   productId,
   onSelect,
@@ -122,10 +119,9 @@ export function ProductCard({
       isFetching={query.isFetching}
       error={describeError(query.error ?? restock.error)}
       answer={answer}
-      freshForMs={clientFreshFor(queryClient, queryKey, now)}
+      freshForMs={clientFreshFor(queryClient, queryKey)}
       counters={counters}
       hasData={product !== undefined}
-      now={now}
       actions={
         <>
           <Button

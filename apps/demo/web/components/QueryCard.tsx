@@ -25,7 +25,6 @@ export interface QueryCardProps {
   counters: ProcedureCounters | undefined;
   /** Whether earlier data is still shown below an error. */
   hasData: boolean;
-  now: number;
   actions: ReactNode;
   children: ReactNode;
 }
@@ -66,10 +65,12 @@ function SourceBadge({
 
 /** One memorized query: its data, where it came from, both TTLs and its counters. */
 export function QueryCard(props: QueryCardProps) {
-  const { title, path, expire, description, status, error, answer, freshForMs, counters, now } = props;
+  const { title, path, expire, description, status, error, answer, freshForMs, counters } = props;
   const totalMs = expire === undefined ? undefined : expire * 1000;
   const serverLeft =
-    status === 'success' && answer?.expiresAt !== undefined ? Math.max(0, answer.expiresAt - now) : undefined;
+    status === 'success' && answer?.expiresAt !== undefined
+      ? Math.max(0, answer.expiresAt - Date.now())
+      : undefined;
   return (
     <section
       className="card query-card"

@@ -15,5 +15,4 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
   },
-  server: { proxy: { '/trpc': 'http://localhost:3000' } },
 });

@@ -26,7 +26,17 @@ export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from '.
 
 // --- memorize (middleware)
 
+export { type SingleFlight, singleFlight } from './cache/single-flight.js';
+export {
+  type MemorizeKeyInput,
+  type MemorizeMiddleware,
+  type MemorizeOptions,
+  memorize,
+} from './middleware/memorize.js';
+export { type MemorizeFnOptions, memorizeFn } from './middleware/memorize-fn.js';
+
 // --- client cooperation (cacheHeaders, cachePolicy, invalidates)
+
 export { cacheHeaders } from './middleware/cache-headers.js';
 export { type CachePolicy, cachePolicy, type ProcedureCachePolicy } from './middleware/cache-policy.js';
 export {

@@ -1,0 +1,127 @@
+import { assertExpire, type Cache } from '../cache/cache.js';
+import { stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
+import { CacheManager } from '../cache/manager.js';
+import { singleFlight } from '../cache/single-flight.js';
+import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
+
+/** Options of {@link memorizeFn}. */
+export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> {
+  /**
+   * Time to live in seconds (fractions allowed). Default: the cache's `expire`;
+   * neither → no expiry.
+   */
+  expire?: number;
+  /**
+   * First part of the key, the unit `clear({ namespace })` drops. Default: the
+   * function's name; required when the function is anonymous.
+   */
+  namespace?: string;
+  /**
+   * The part of the key that identifies one call, from the call's arguments.
+   * Default: a stable hash of the arguments (key order in objects does not matter).
+   */
+  key?: (...args: TArgs) => string;
+  /** The cache to use. Default: the global `CacheManager`, looked up at call time. */
+  cache?: Cache;
+}
+
+const WHERE = 'memorizeFn()';
+const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache'];
+
+/**
+ * Memorizes an async function's results in the cache (fastapi-memory's `@memorize`
+ * on a plain function). The key is the namespace plus a stable hash of the
+ * arguments; concurrent calls with the same arguments run `fn` once; errors are
+ * never cached; a cache failure never fails the call. The wrapper keeps `fn`'s
+ * signature. A hit returns a fresh copy of the stored value.
+ *
+ * `this` is passed through but is not part of the key: memorize methods per instance
+ * with a `key` that includes the instance's identity.
+ *
+ * @example
+ * ```ts
+ * const loadReport = memorizeFn({ expire: 300 })(async function loadReport(id: string, year: number) {
+ *   return upstream.getJson(`reports/${id}`, { year });
+ * });
+ * await loadReport('SNF', 2024); // runs, then cached for 5 minutes
+ * await clearCache({ namespace: 'loadReport' });
+ * ```
+ *
+ * @throws {InvalidOptionError} at once for a bad option, or when `fn` is anonymous and no `namespace` is given.
+ */
+export function memorizeFn<TArgs extends unknown[] = unknown[]>(
+  options: MemorizeFnOptions<TArgs> = {},
+): <TFnArgs extends TArgs, TResult>(
+  fn: (...args: TFnArgs) => Promise<TResult>,
+) => (...args: TFnArgs) => Promise<TResult> {
+  assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
+  const { expire, namespace, key, cache: givenCache } = options;
+  assertExpire(WHERE, expire);
+  assertNamespace(WHERE, namespace);
+  if (key !== undefined && typeof key !== 'function') {
+    throw new InvalidOptionError(WHERE, 'key', key, 'a function (...args) => string');
+  }
+  assertCache(WHERE, givenCache);
+
+  return <TFnArgs extends TArgs, TResult>(fn: (...args: TFnArgs) => Promise<TResult>) => {
+    if (typeof fn !== 'function') {
+      throw new InvalidOptionError(WHERE, 'fn', fn, 'an async function to memorize');
+    }
+    const name = namespace ?? fn.name;
+    if (name === '') {
+      throw new InvalidOptionError(
+        WHERE,
+        'namespace',
+        namespace,
+        'a non-empty string when the function is anonymous (it names the cache entries)',
+      );
+    }
+    const prefix = `${name}:`;
+    const flight = singleFlight<{ value: TResult }>();
+
+    async function memorized(this: unknown, ...args: TFnArgs): Promise<TResult> {
+      const cache = givenCache ?? CacheManager.instance;
+      let callPart: string;
+      if (key === undefined) {
+        try {
+          callPart = stableKey(trimTrailingUndefined(args));
+        } catch (error) {
+          if (error instanceof UnkeyableValueError) return fn.apply(this, args);
+          throw error;
+        }
+      } else {
+        const given = key(...args);
+        if (typeof given !== 'string') {
+          throw new TrpcMemoryError(
+            `memorizeFn(): the "key" function of "${name}" must return a string, got ${typeof given}`,
+          );
+        }
+        callPart = userKeySegment(given);
+      }
+      const entryKey = prefix + callPart;
+
+      const entry = await cache.read(entryKey);
+      if (entry !== undefined) return entry.value as TResult;
+      const outcome = await flight(entryKey, async () => {
+        // Another flight may have stored the entry between our read and now.
+        const stored = await cache.read(entryKey);
+        if (stored !== undefined) return { value: stored.value as TResult };
+        const value = await fn.apply(this, args);
+        await cache.write(entryKey, value, expire ?? cache.expire);
+        return { value };
+      });
+      return outcome.value;
+    }
+    // The wrapper reads as the function it wraps in stack traces and logs.
+    Object.defineProperty(memorized, 'name', { value: fn.name || name });
+    return memorized;
+  };
+}
+
+/** `f()` and `f(undefined)` are the same call. */
+function trimTrailingUndefined(args: unknown[]): unknown[] {
+  let end = args.length;
+  while (end > 0 && args[end - 1] === undefined) end--;
+  return end === args.length ? args : args.slice(0, end);
+}

@@ -1,0 +1,210 @@
+import type { TRPCMiddlewareFunction, TRPCProcedureType } from '@trpc/server';
+import { assertExpire, type Cache } from '../cache/cache.js';
+import { scopeSegment, stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
+import { CacheManager } from '../cache/manager.js';
+import { singleFlight } from '../cache/single-flight.js';
+import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { type CallReport, MEMORIZE_TAG, type MemorizeTag, recordCall } from './call-report.js';
+import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
+
+/** What a `key` function receives. */
+export interface MemorizeKeyInput<TContext> {
+  /** The procedure path, e.g. `'post.byId'`. */
+  path: string;
+  /** The raw input, before validation (the same wherever `memorize` stands in the chain). */
+  input: unknown;
+  /** The context at the point where `memorize` stands. */
+  ctx: TContext;
+}
+
+/**
+ * Options of {@link memorize}.
+ *
+ * `TContext` is inferred from the procedure `memorize` is used on, so `scope` and
+ * `key` see the procedure's context without annotations.
+ */
+export interface MemorizeOptions<TContext = object> {
+  /**
+   * Time to live in seconds (fractions allowed: `0.05` is 50 ms). Default: the
+   * cache's `expire` (from `initCache`/`createCache`); neither → no expiry.
+   */
+  expire?: number;
+  /**
+   * First part of the key, the unit `clear({ namespace })` drops. Default: the
+   * procedure path, e.g. `'post.byId'`.
+   */
+  namespace?: string;
+  /**
+   * The part of the key that identifies one call. Default: a stable hash of the raw
+   * input, so `{ a: 1, b: 2 }` and `{ b: 2, a: 1 }` share an entry. Return a string.
+   */
+  key?: (opts: MemorizeKeyInput<TContext>) => string;
+  /**
+   * Who may share a cached result. `'public'` (default): every caller. A function
+   * of the context: one partition per returned string (e.g. the user id); `null`
+   * (or `undefined`) → this call is not cached. A result cached for one scope is
+   * never served to another, nor to public callers.
+   */
+  scope?: 'public' | ((ctx: TContext) => string | null | undefined);
+  /** The cache to use. Default: the global `CacheManager`, looked up at call time. */
+  cache?: Cache;
+}
+
+/** The options tRPC hands a middleware, for any procedure chain. */
+type MiddlewareOptions<TContext, TMeta, TContextOverrides, TInputOut> = Parameters<
+  TRPCMiddlewareFunction<TContext, TMeta, TContextOverrides, TContextOverrides, TInputOut>
+>[0];
+type MiddlewareResult<TContextOverrides> = ReturnType<
+  MiddlewareOptions<object, unknown, TContextOverrides, unknown>['next']
+>;
+
+/**
+ * The middleware {@link memorize} returns: usable in any procedure chain whose
+ * context fits `TContext`; it changes neither the context nor the input/output types.
+ */
+export interface MemorizeMiddleware<TContext = object> {
+  <TProcedureContext, TMeta, TContextOverrides, TInputOut>(
+    opts: MiddlewareOptions<TProcedureContext, TMeta, TContextOverrides, TInputOut> & { ctx: TContext },
+  ): MiddlewareResult<TContextOverrides>;
+  /** @internal The static facts `cachePolicy` reads. */
+  readonly [MEMORIZE_TAG]: MemorizeTag;
+}
+
+/** Loose shapes of the runtime objects, for the implementation only. */
+interface CallOptions {
+  ctx: unknown;
+  type: TRPCProcedureType;
+  path: string;
+  getRawInput: () => Promise<unknown>;
+  next: () => Promise<StepResult>;
+}
+type StepResult = { ok: true; data: unknown } | { ok: false; error: unknown };
+
+/** The outcome of one computation, shared by every call that waited for it. */
+interface Outcome {
+  result: StepResult;
+  /** Set when the result is (now) in the cache. */
+  report: CallReport | undefined;
+}
+
+// tRPC checks this marker only at compile time (see trpc/trpc#4066).
+const marker = 'middlewareMarker';
+const WHERE = 'memorize()';
+const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache'];
+
+/**
+ * tRPC middleware that memorizes a query's result in the cache (fastapi-memory's
+ * `@memorize`). The first call with a given input runs the resolver and stores its
+ * result; the next calls within `expire` seconds get the stored result without
+ * running it. Concurrent calls with the same key run the resolver once; errors are
+ * never cached; a cache failure (Redis down, corrupt entry) never fails the call.
+ *
+ * Only queries: on a mutation or subscription every call fails with an error.
+ *
+ * @example
+ * ```ts
+ * const appRouter = t.router({
+ *   post: t.router({
+ *     byId: t.procedure
+ *       .input(z.object({ id: z.string() }))
+ *       .use(memorize({ expire: 60 })) // one minute
+ *       .query(({ input }) => upstream.getJson(`posts/${input.id}`)),
+ *   }),
+ *   me: authed.use(memorize({ expire: 30, scope: (ctx) => ctx.user.id })).query(loadMe),
+ * });
+ * await clearCache({ namespace: 'post.byId' });
+ * ```
+ *
+ * @throws {InvalidOptionError} at once for a bad option (e.g. `expire` not a positive finite number).
+ */
+export function memorize<TContext = object>(
+  options: MemorizeOptions<TContext> = {},
+): MemorizeMiddleware<TContext> {
+  assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
+  const { expire, namespace, key, scope = 'public', cache: givenCache } = options;
+  assertExpire(WHERE, expire);
+  assertNamespace(WHERE, namespace);
+  if (key !== undefined && typeof key !== 'function') {
+    throw new InvalidOptionError(WHERE, 'key', key, 'a function ({ path, input, ctx }) => string');
+  }
+  if (scope !== 'public' && typeof scope !== 'function') {
+    throw new InvalidOptionError(WHERE, 'scope', scope, "'public' or a function (ctx) => string | null");
+  }
+  assertCache(WHERE, givenCache);
+
+  const scopeOf = scope === 'public' ? undefined : scope;
+  const visibility = scopeOf === undefined ? 'public' : 'private';
+  const namespacePrefix = namespace === undefined ? undefined : `${namespace}:`;
+  const flight = singleFlight<Outcome>();
+
+  async function memorizeMiddleware(opts: CallOptions): Promise<StepResult> {
+    if (opts.type !== 'query') throw notAQuery(opts.path, opts.type);
+    const cache = givenCache ?? CacheManager.instance;
+
+    let scopePart = '';
+    if (scopeOf !== undefined) {
+      const id = scopeOf(opts.ctx as TContext);
+      if (id === null || id === undefined) return opts.next();
+      if (typeof id !== 'string') throw badReturn('scope', opts.path, id);
+      scopePart = scopeSegment(id);
+    }
+
+    const { getRawInput } = opts;
+    const rawInput = await getRawInput();
+    let callPart: string;
+    if (key === undefined) {
+      try {
+        callPart = stableKey(rawInput);
+      } catch (error) {
+        // An input without a stable identity (a function, a cycle…) can only be run, not cached.
+        if (error instanceof UnkeyableValueError) return opts.next();
+        throw error;
+      }
+    } else {
+      const given = key({ path: opts.path, input: rawInput, ctx: opts.ctx as TContext });
+      if (typeof given !== 'string') throw badReturn('key', opts.path, given);
+      callPart = userKeySegment(given);
+    }
+    const entryKey = `${namespacePrefix ?? `${opts.path}:`}${scopePart}${callPart}`;
+    const ttl = expire ?? cache.expire;
+
+    const entry = await cache.read(entryKey);
+    if (entry !== undefined) {
+      recordCall(getRawInput, { source: 'hit', expiresAt: entry.expiresAt, visibility, expire: ttl });
+      return { ok: true, data: entry.value, marker } as StepResult;
+    }
+
+    const outcome = await flight(entryKey, async (): Promise<Outcome> => {
+      // Another flight may have stored the entry between our read and now.
+      const stored = await cache.read(entryKey);
+      if (stored !== undefined) {
+        const report: CallReport = { source: 'hit', expiresAt: stored.expiresAt, visibility, expire: ttl };
+        return { result: { ok: true, data: stored.value, marker } as StepResult, report };
+      }
+      const result = await opts.next();
+      if (!result.ok) return { result, report: undefined };
+      const expiresAt = await cache.write(entryKey, result.data, ttl);
+      if (expiresAt === null) return { result, report: undefined };
+      return { result, report: { source: 'miss', expiresAt, visibility, expire: ttl } };
+    });
+    if (outcome.report !== undefined) recordCall(getRawInput, outcome.report);
+    return outcome.result;
+  }
+
+  const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };
+  Object.defineProperty(memorizeMiddleware, MEMORIZE_TAG, { value: tag });
+  return memorizeMiddleware as unknown as MemorizeMiddleware<TContext>;
+}
+
+function notAQuery(path: string, type: string): TrpcMemoryError {
+  return new TrpcMemoryError(
+    `memorize() only memorizes queries, but "${path}" is a ${type}: remove memorize() from it (to drop cached query results after a mutation, clear them with clearCache({ namespace })).`,
+  );
+}
+
+function badReturn(option: 'scope' | 'key', path: string, value: unknown): TrpcMemoryError {
+  const allowed = option === 'scope' ? 'a string, or null to skip the cache' : 'a string';
+  return new TrpcMemoryError(
+    `memorize(): the "${option}" function of "${path}" must return ${allowed}, got ${typeof value}`,
+  );
+}

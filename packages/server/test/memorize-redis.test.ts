@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { initTRPC } from '@trpc/server';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { RedisBackend } from '../src/backends/redis.js';
+import { type CacheErrorEvent, createCache } from '../src/cache/cache.js';
+import { memorize } from '../src/middleware/memorize.js';
+import { closedPort } from './helpers/redis-server.js';
+import { type Ctx, counter, memorizeSuite, serveRouter } from './memorize-suite.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+memorizeSuite('RedisBackend', () => {
+  const backend = new RedisBackend(REDIS_URL);
+  return { backend, dispose: () => backend.close() };
+});
+
+describe('memorize on Redis', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('stores entries in Redis under prefix:namespace:key with a PX expiry', async () => {
+    const backend = new RedisBackend(REDIS_URL);
+    const prefix = `memorize-test-${randomUUID().slice(0, 8)}`;
+    const cache = createCache(backend, { prefix });
+    const t = initTRPC.context<Ctx>().create();
+    const router = t.router({
+      post: t.router({
+        byId: t.procedure
+          .input(z.object({ id: z.string() }))
+          .use(memorize({ expire: 5, cache }))
+          .query(({ input }) => ({ id: input.id })),
+      }),
+    });
+    await t.createCallerFactory(router)({ user: null }).post.byId({ id: '7' });
+    const keys = await redis.keys(`${prefix}:*`);
+    expect(keys).toEqual([`${prefix}:post.byId:={"id":"7"}`]);
+    const ttl = await redis.pttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(4_000);
+    expect(ttl).toBeLessThanOrEqual(5_000);
+    await cache.clear();
+    await backend.close();
+  });
+
+  it('answers through the resolver within 2 s when Redis is down, and reports it', async () => {
+    const port = await closedPort();
+    const backend = new RedisBackend(`redis://127.0.0.1:${port}`);
+    const events: CacheErrorEvent[] = [];
+    const cache = createCache(backend, { prefix: 'down', onError: (event) => events.push(event) });
+    const t = initTRPC.context<Ctx>().create();
+    const load = counter((input: { id: string }) => ({ id: input.id }));
+    const router = t.router({
+      post: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: 60, cache }))
+        .query(({ input }) => load(input)),
+    });
+    const caller = t.createCallerFactory(router)({ user: null });
+    for (let i = 0; i < 2; i++) {
+      const start = performance.now();
+      expect(await caller.post({ id: 'x' })).toEqual({ id: 'x' });
+      expect(performance.now() - start).toBeLessThan(2_000);
+    }
+    expect(load.runs).toBe(2);
+
+    const server = await serveRouter(router);
+    try {
+      const client = createTRPCClient<typeof router>({ links: [httpBatchLink({ url: server.url })] });
+      const start = performance.now();
+      expect(await client.post.query({ id: 'y' })).toEqual({ id: 'y' });
+      expect(performance.now() - start).toBeLessThan(2_000);
+    } finally {
+      await server.close();
+    }
+    expect(events.map((event) => event.operation)).toContain('get');
+    await backend.close();
+  });
+});

@@ -1,0 +1,568 @@
+/**
+ * memorize's behaviour, run against every backend (memory, Redis): through
+ * `createCaller` and over real HTTP (standalone adapter on 127.0.0.1:0 and
+ * `@trpc/client`).
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
+import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import superjson from 'superjson';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { CacheBackend } from '../src/backends/types.js';
+import { type Cache, createCache } from '../src/cache/cache.js';
+import { MEMORIZE_TAG, readCall } from '../src/middleware/call-report.js';
+import { memorize } from '../src/middleware/memorize.js';
+
+export interface SuiteBackend {
+  backend: CacheBackend;
+  dispose?: () => Promise<void> | void;
+}
+
+export type Ctx = { user: string | null };
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Counts the runs of a resolver, optionally slow. */
+export function counter<TIn, TOut>(compute: (input: TIn) => TOut, delayMs = 0) {
+  const calls: TIn[] = [];
+  const fn = async (input: TIn): Promise<TOut> => {
+    calls.push(input);
+    if (delayMs > 0) await sleep(delayMs);
+    return compute(input);
+  };
+  return Object.defineProperties(fn as typeof fn & { readonly calls: TIn[]; readonly runs: number }, {
+    calls: { value: calls },
+    runs: { get: () => calls.length },
+  });
+}
+
+/** Serves `router` on 127.0.0.1:0; the `x-user` header becomes `ctx.user`. */
+export async function serveRouter(router: AnyTRPCRouter) {
+  const server = createHTTPServer({
+    router,
+    createContext: ({ req }): Ctx => ({ user: (req.headers['x-user'] as string | undefined) ?? null }),
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | SuiteBackend): void {
+  describe(`memorize on ${name}`, () => {
+    let subject: SuiteBackend;
+    const caches: Cache[] = [];
+    beforeAll(async () => {
+      subject = await make();
+    });
+    afterAll(async () => {
+      for (const cache of caches) await cache.clear();
+      await subject?.dispose?.();
+    });
+    /** A cache with a prefix of its own: the Redis database is shared with other test files. */
+    const freshCache = (expire?: number): Cache => {
+      const cache = createCache(subject.backend, {
+        prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
+        ...(expire === undefined ? {} : { expire }),
+      });
+      caches.push(cache);
+      return cache;
+    };
+
+    describe('through createCaller', () => {
+      it('runs the resolver on a miss and serves the stored result on a hit', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter((input: { id: string }) => ({ id: input.id, title: `post ${input.id}` }));
+        const router = t.router({
+          post: t.router({
+            byId: t.procedure
+              .input(z.object({ id: z.string() }))
+              .use(memorize({ expire: 60, cache }))
+              .query(({ input }) => load(input)),
+          }),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        expect(await caller.post.byId({ id: '1' })).toEqual({ id: '1', title: 'post 1' });
+        expect(await caller.post.byId({ id: '1' })).toEqual({ id: '1', title: 'post 1' });
+        expect(load.runs).toBe(1);
+        expect(await caller.post.byId({ id: '2' })).toEqual({ id: '2', title: 'post 2' });
+        expect(load.runs).toBe(2);
+        // Stored under prefix + namespace (the procedure path) + the input's key.
+        await cache.clear({ namespace: 'post.byId' });
+        await caller.post.byId({ id: '1' });
+        expect(load.runs).toBe(3);
+      });
+
+      it('expires entries after `expire` seconds', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter(() => ({ at: Date.now() }));
+        const router = t.router({
+          now: t.procedure.use(memorize({ expire: 0.2, cache })).query(() => load(1)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        const first = await caller.now();
+        expect(await caller.now()).toEqual(first);
+        expect(load.runs).toBe(1);
+        await sleep(300);
+        await caller.now();
+        expect(load.runs).toBe(2);
+      });
+
+      it("uses the cache's default expire when memorize has none", async () => {
+        const cache = freshCache(0.2);
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter(() => 'value');
+        const router = t.router({ q: t.procedure.use(memorize({ cache })).query(() => load(1)) });
+        const caller = t.createCallerFactory(router)({ user: null });
+        await caller.q();
+        await caller.q();
+        expect(load.runs).toBe(1);
+        await sleep(300);
+        await caller.q();
+        expect(load.runs).toBe(2);
+      });
+
+      it('works before and after .input(), keyed by the raw input', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const before = counter((input: { id: number }) => input.id * 2);
+        const after = counter((input: { id: number }) => input.id * 3);
+        const router = t.router({
+          before: t.procedure
+            .use(memorize({ expire: 60, cache }))
+            .input(z.object({ id: z.number() }))
+            .query(({ input }) => before(input)),
+          after: t.procedure
+            .input(z.object({ id: z.number() }))
+            .use(memorize({ expire: 60, cache }))
+            .query(({ input }) => after(input)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        for (let i = 0; i < 3; i++) {
+          expect(await caller.before({ id: 1 })).toBe(2);
+          expect(await caller.before({ id: 2 })).toBe(4);
+          expect(await caller.after({ id: 1 })).toBe(3);
+          expect(await caller.after({ id: 2 })).toBe(6);
+        }
+        expect(before.runs).toBe(2);
+        expect(after.runs).toBe(2);
+        // An invalid input is still refused when memorize stands before .input().
+        await expect(caller.before({ id: 'x' as unknown as number })).rejects.toMatchObject({
+          code: 'BAD_REQUEST',
+        });
+      });
+
+      it('shares one entry between inputs that differ only in key order', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter((input: unknown) => input);
+        const router = t.router({
+          search: t.procedure
+            .input(
+              z.object({
+                q: z.string(),
+                page: z.number(),
+                filter: z.object({ a: z.number(), b: z.number() }),
+              }),
+            )
+            .use(memorize({ expire: 60, cache }))
+            .query(({ input }) => load(input)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        await caller.search({ q: 'x', page: 1, filter: { a: 1, b: 2 } });
+        await caller.search({ filter: { b: 2, a: 1 }, page: 1, q: 'x' });
+        expect(load.runs).toBe(1);
+        await caller.search({ q: 'x', page: 2, filter: { a: 1, b: 2 } });
+        expect(load.runs).toBe(2);
+      });
+
+      it('clears one namespace without touching the others; `namespace` renames it', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const a = counter(() => 'a');
+        const b = counter(() => 'b');
+        const router = t.router({
+          a: t.procedure.use(memorize({ expire: 60, cache })).query(() => a(1)),
+          b: t.procedure.use(memorize({ expire: 60, cache, namespace: 'reports' })).query(() => b(1)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        await caller.a();
+        await caller.b();
+        await cache.clear({ namespace: 'reports' });
+        await caller.a();
+        await caller.b();
+        expect([a.runs, b.runs]).toEqual([1, 2]);
+        await cache.clear({ namespace: 'a' });
+        await caller.a();
+        await caller.b();
+        expect([a.runs, b.runs]).toEqual([2, 2]);
+        await cache.clear();
+        await caller.a();
+        await caller.b();
+        expect([a.runs, b.runs]).toEqual([3, 3]);
+      });
+
+      it('runs the resolver once for 50 concurrent calls with the same key (single-flight)', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter((input: { id: string }) => ({ id: input.id, n: Math.random() }), 100);
+        const router = t.router({
+          slow: t.procedure
+            .input(z.object({ id: z.string() }))
+            .use(memorize({ expire: 60, cache }))
+            .query(({ input }) => load(input)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => caller.slow({ id: i % 2 === 0 ? 'even' : 'odd' })),
+        );
+        expect(load.runs).toBe(2);
+        const even = results.filter((result) => result.id === 'even');
+        expect(new Set(even.map((result) => result.n)).size).toBe(1);
+        expect(await caller.slow({ id: 'even' })).toEqual(even[0]);
+        expect(load.runs).toBe(2);
+      });
+
+      it('never serves one scope to another, and does not cache a null scope', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter((user: string | null) => ({ owner: user }));
+        const publicLoad = counter(() => ({ owner: 'everyone' }));
+        const router = t.router({
+          me: t.procedure
+            .use(memorize({ expire: 60, cache, namespace: 'profile', scope: (ctx) => ctx.user }))
+            .query(({ ctx }) => load(ctx.user)),
+          // Same namespace, public: must not meet the scoped entries either.
+          everyone: t.procedure
+            .use(memorize({ expire: 60, cache, namespace: 'profile' }))
+            .query(() => publicLoad(null)),
+        });
+        const factory = t.createCallerFactory(router);
+        const alice = factory({ user: 'alice' });
+        const bob = factory({ user: 'bob' });
+        const anonymous = factory({ user: null });
+        expect(await alice.me()).toEqual({ owner: 'alice' });
+        expect(await bob.me()).toEqual({ owner: 'bob' });
+        expect(await alice.me()).toEqual({ owner: 'alice' });
+        expect(await bob.me()).toEqual({ owner: 'bob' });
+        expect(load.runs).toBe(2);
+        expect(await anonymous.everyone()).toEqual({ owner: 'everyone' });
+        expect(await alice.everyone()).toEqual({ owner: 'everyone' });
+        expect(publicLoad.runs).toBe(1);
+        expect(await anonymous.me()).toEqual({ owner: null });
+        expect(await anonymous.me()).toEqual({ owner: null });
+        expect(load.runs).toBe(4);
+      });
+
+      it('keeps scopes that look alike apart', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter((user: string | null) => user);
+        const router = t.router({
+          me: t.procedure
+            .use(memorize({ expire: 60, cache, scope: (ctx) => ctx.user, key: () => 'same' }))
+            .query(({ ctx }) => load(ctx.user)),
+        });
+        const factory = t.createCallerFactory(router);
+        const users = ['a', 'a:', 'a:same', '', '~', '1.a', 'x'.repeat(100), 'x'.repeat(101)];
+        for (const user of users) expect(await factory({ user }).me()).toBe(user);
+        for (const user of users) expect(await factory({ user }).me()).toBe(user);
+        expect(load.runs).toBe(users.length);
+      });
+
+      it('never caches errors: the next call runs the resolver again', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        let fail = true;
+        const load = counter(() => {
+          if (fail) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'upstream down' });
+          return 'fine';
+        }, 50);
+        const router = t.router({
+          flaky: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        // Concurrent calls share the one failure…
+        const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => caller.flaky()));
+        expect(outcomes.every((outcome) => outcome.status === 'rejected')).toBe(true);
+        expect(load.runs).toBe(1);
+        // …but it is not kept.
+        await expect(caller.flaky()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+        expect(load.runs).toBe(2);
+        fail = false;
+        expect(await caller.flaky()).toBe('fine');
+        expect(await caller.flaky()).toBe('fine');
+        expect(load.runs).toBe(3);
+      });
+
+      it('refuses mutations and subscriptions at call time and caches nothing', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const create = counter(() => 'created');
+        const router = t.router({
+          create: t.procedure.use(memorize({ expire: 60, cache })).mutation(() => create(1)),
+          events: t.procedure.use(memorize({ expire: 60, cache })).subscription(async function* () {
+            yield 1;
+          }),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        for (let i = 0; i < 2; i++) {
+          const error = await caller.create().catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(TRPCError);
+          expect((error as Error).message).toMatch(/only memorizes queries.*"create" is a mutation/);
+        }
+        await expect(caller.events()).rejects.toThrow(/"events" is a subscription/);
+        expect(create.runs).toBe(0);
+        expect(await cache.read('create:=undefined')).toBeUndefined();
+      });
+
+      it('hands every caller its own copy of the value', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const router = t.router({
+          list: t.procedure
+            .use(memorize({ expire: 60, cache }))
+            .query(() => ({ items: [1, 2, 3], meta: { n: 3 } })),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        const first = await caller.list();
+        first.items.push(4);
+        first.meta.n = 99;
+        const second = await caller.list();
+        expect(second).toEqual({ items: [1, 2, 3], meta: { n: 3 } });
+        second.items.length = 0;
+        expect(await caller.list()).toEqual({ items: [1, 2, 3], meta: { n: 3 } });
+      });
+
+      it('round-trips Date, Map, Set, BigInt and undefined fields', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const value = () => ({
+          at: new Date('2024-05-06T07:08:09.010Z'),
+          counts: new Map([['a', 1]]),
+          tags: new Set(['x']),
+          big: 12_345_678_901_234_567_890n,
+          missing: undefined,
+        });
+        const load = counter(value);
+        const router = t.router({
+          typed: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        await caller.typed();
+        const hit = await caller.typed();
+        expect(load.runs).toBe(1);
+        expect(hit).toEqual(value());
+        expect(hit.at).toBeInstanceOf(Date);
+        expect(hit.counts).toBeInstanceOf(Map);
+        expect('missing' in hit).toBe(true);
+      });
+
+      it('returns a value the cache cannot store, without caching it', async () => {
+        const errors: string[] = [];
+        const cache = createCache(subject.backend, {
+          prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
+          onError: (event) => errors.push(event.operation),
+        });
+        caches.push(cache);
+        class Money {
+          constructor(readonly cents: number) {}
+        }
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter(() => new Money(5));
+        const router = t.router({
+          price: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        expect(await caller.price()).toBeInstanceOf(Money);
+        expect(await caller.price()).toBeInstanceOf(Money);
+        expect(load.runs).toBe(2);
+        expect(errors).toContain('encode');
+      });
+
+      it('runs an input without a stable identity uncached', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter(() => 'ran');
+        const router = t.router({ q: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)) });
+        const caller = t.createCallerFactory(router)({ user: null });
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        await caller.q(cyclic as never);
+        await caller.q(cyclic as never);
+        expect(load.runs).toBe(2);
+      });
+
+      it('uses a custom key, which clear({ namespace, key }) removes exactly', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter((input: { id: string; noise: number }) => input.id);
+        const router = t.router({
+          post: t.procedure
+            .input(z.object({ id: z.string(), noise: z.number() }))
+            .use(
+              memorize({
+                expire: 60,
+                cache,
+                key: ({ input, path }) => `${path}/${(input as { id: string }).id}`,
+              }),
+            )
+            .query(({ input }) => load(input)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        await caller.post({ id: 'a', noise: 1 });
+        await caller.post({ id: 'a', noise: 2 });
+        await caller.post({ id: 'b', noise: 3 });
+        expect(load.runs).toBe(2);
+        await cache.clear({ namespace: 'post', key: 'post/a' });
+        await caller.post({ id: 'a', noise: 4 });
+        await caller.post({ id: 'b', noise: 5 });
+        expect(load.runs).toBe(3);
+      });
+
+      it('records a call report per call and tags the middleware', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const mw = memorize<Ctx>({ expire: 30, cache, scope: (ctx) => ctx.user });
+        const router = t.router({ me: t.procedure.use(mw).query(({ ctx }) => ctx.user) });
+        expect(mw[MEMORIZE_TAG]).toEqual({ expire: 30, namespace: undefined, visibility: 'private', cache });
+        const procedure = router._def.procedures.me as unknown as { _def: { middlewares: object[] } };
+        expect(procedure._def.middlewares.some((m) => MEMORIZE_TAG in m)).toBe(true);
+
+        // Through the raw procedure, to hold the call's getRawInput like responseMeta does.
+        const call = async () => {
+          const getRawInput = async () => undefined;
+          await (router._def.procedures.me as unknown as (opts: object) => Promise<unknown>)({
+            ctx: { user: 'alice' },
+            getRawInput,
+            path: 'me',
+            type: 'query',
+            signal: undefined,
+            batchIndex: 0,
+          });
+          return readCall(getRawInput);
+        };
+        const before = Date.now();
+        const miss = await call();
+        expect(miss).toMatchObject({ source: 'miss', visibility: 'private', expire: 30 });
+        expect(miss!.expiresAt).toBeGreaterThanOrEqual(before + 30_000);
+        const hit = await call();
+        expect(hit).toEqual({ ...miss, source: 'hit' });
+      });
+    });
+
+    describe('over HTTP', () => {
+      const t = initTRPC.context<Ctx>().create({ transformer: superjson });
+      let server: Awaited<ReturnType<typeof serveRouter>>;
+      let cache: Cache;
+      const post = counter(
+        (input: { id: string }) => ({ id: input.id, at: new Date(0), n: Math.random() }),
+        100,
+      );
+      const me = counter((user: string | null) => ({ user }));
+      let fail = true;
+      const flaky = counter(() => {
+        if (fail) throw new TRPCError({ code: 'BAD_GATEWAY', message: 'upstream down' });
+        return 'ok';
+      });
+      const build = () =>
+        t.router({
+          post: t.router({
+            byId: t.procedure
+              .input(z.object({ id: z.string() }))
+              .use(memorize({ expire: 60, cache }))
+              .query(({ input }) => post(input)),
+          }),
+          me: t.procedure
+            .use(memorize({ expire: 60, cache, scope: (ctx) => ctx.user }))
+            .query(({ ctx }) => me(ctx.user)),
+          flaky: t.procedure.use(memorize({ expire: 60, cache })).query(() => flaky(1)),
+          bump: t.procedure.use(memorize({ expire: 60, cache })).mutation(() => 'bumped'),
+        });
+      let router: ReturnType<typeof build>;
+      const client = (user?: string, batch = true) =>
+        createTRPCClient<typeof router>({
+          links: [
+            (batch ? httpBatchLink : httpLink)({
+              url: server.url,
+              transformer: superjson,
+              headers: user === undefined ? {} : { 'x-user': user },
+            }),
+          ],
+        });
+      beforeAll(async () => {
+        cache = freshCache();
+        router = build();
+        server = await serveRouter(router);
+      });
+      afterAll(async () => {
+        await server?.close();
+      });
+
+      it('serves hits without running the resolver, types intact', async () => {
+        const api = client();
+        const first = await api.post.byId.query({ id: 'h1' });
+        const second = await api.post.byId.query({ id: 'h1' });
+        expect(second).toEqual(first);
+        expect(second.at).toBeInstanceOf(Date);
+        expect(post.calls.filter((input) => input.id === 'h1')).toHaveLength(1);
+      });
+
+      it('runs the resolver once for 50 concurrent calls, batched or not', async () => {
+        const before = post.runs;
+        const batched = client();
+        const results = await Promise.all(
+          Array.from({ length: 50 }, () => batched.post.byId.query({ id: 'sf1' })),
+        );
+        expect(post.runs - before).toBe(1);
+        expect(new Set(results.map((result) => result.n)).size).toBe(1);
+        const separate = client(undefined, false);
+        const more = await Promise.all(
+          Array.from({ length: 50 }, () => separate.post.byId.query({ id: 'sf2' })),
+        );
+        expect(post.runs - before).toBe(2);
+        expect(new Set(more.map((result) => result.n)).size).toBe(1);
+      });
+
+      it('keeps each user to their own entry', async () => {
+        const [alice, bob, anonymous] = [client('alice'), client('bob'), client()];
+        for (let i = 0; i < 2; i++) {
+          expect(await alice.me.query()).toEqual({ user: 'alice' });
+          expect(await bob.me.query()).toEqual({ user: 'bob' });
+          expect(await anonymous.me.query()).toEqual({ user: null });
+        }
+        expect(me.calls).toEqual(['alice', 'bob', null, null]);
+      });
+
+      it('sends errors to the client and does not cache them', async () => {
+        const api = client();
+        const error = await api.flaky.query().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(TRPCClientError);
+        expect((error as TRPCClientError<typeof router>).data?.code).toBe('BAD_GATEWAY');
+        fail = false;
+        expect(await api.flaky.query()).toBe('ok');
+        expect(await api.flaky.query()).toBe('ok');
+        expect(flaky.runs).toBe(2);
+      });
+
+      it('answers a memorized mutation with an error', async () => {
+        const error = await client()
+          .bump.mutate()
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(TRPCClientError);
+        expect((error as Error).message).toMatch(/only memorizes queries/);
+      });
+    });
+  });
+}

@@ -1,0 +1,129 @@
+import { initTRPC } from '@trpc/server';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import { MemoryBackend } from '../src/backends/memory.js';
+import { createCache } from '../src/cache/cache.js';
+import { CacheManager } from '../src/cache/manager.js';
+import { CacheNotInitializedError, InvalidOptionError } from '../src/errors.js';
+import { memorize } from '../src/middleware/memorize.js';
+import { type Ctx, counter, memorizeSuite } from './memorize-suite.js';
+
+memorizeSuite('MemoryBackend', () => {
+  const backend = new MemoryBackend();
+  return { backend, dispose: () => backend.close() };
+});
+
+describe('memorize options', () => {
+  it.each([
+    [{ expire: 0 }, 'expire'],
+    [{ expire: -1 }, 'expire'],
+    [{ expire: Number.NaN }, 'expire'],
+    [{ expire: Number.POSITIVE_INFINITY }, 'expire'],
+    [{ expire: '60' }, 'expire'],
+    [{ scope: 'private' }, 'scope'],
+    [{ scope: null }, 'scope'],
+    [{ key: 'id' }, 'key'],
+    [{ namespace: '' }, 'namespace'],
+    [{ namespace: 7 }, 'namespace'],
+    [{ cache: {} }, 'cache'],
+    [{ ttl: 60 }, 'ttl'],
+  ])('rejects %o when memorize() is called', (options, option) => {
+    let error: unknown;
+    try {
+      memorize(options as never);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ where: 'memorize()', option });
+    expect((error as Error).message).toContain(`"${option}"`);
+  });
+
+  it('names the value and what is allowed', () => {
+    expect(() => memorize({ expire: -5 })).toThrow(
+      'memorize(): option "expire" must be a positive finite number of seconds (or omitted), got -5',
+    );
+  });
+
+  it('accepts fractions of a second and the documented scopes', () => {
+    expect(() => memorize({ expire: 0.05 })).not.toThrow();
+    expect(() => memorize({ scope: 'public' })).not.toThrow();
+    expect(() => memorize<Ctx>({ scope: (ctx) => ctx.user })).not.toThrow();
+    expect(() => memorize()).not.toThrow();
+  });
+});
+
+describe('memorize and the global cache', () => {
+  afterEach(() => CacheManager.reset());
+
+  it('looks the global cache up at call time, so routers can be defined before initCache', async () => {
+    const t = initTRPC.context<Ctx>().create();
+    const load = counter(() => 'value');
+    const router = t.router({ q: t.procedure.use(memorize({ expire: 60 })).query(() => load(1)) });
+    const caller = t.createCallerFactory(router)({ user: null });
+
+    const error = await caller.q().catch((e: unknown) => e);
+    expect((error as Error).cause).toBeInstanceOf(CacheNotInitializedError);
+    expect((error as Error).message).toMatch(/initCache\(\)/);
+    expect(load.runs).toBe(0);
+
+    CacheManager.init(new MemoryBackend(), { prefix: 'global' });
+    await caller.q();
+    await caller.q();
+    expect(load.runs).toBe(1);
+    expect(await CacheManager.instance.read('q:=undefined')).toMatchObject({ value: 'value' });
+
+    // A new init replaces the cache: the old entries are not seen any more.
+    CacheManager.init(new MemoryBackend(), { prefix: 'global' });
+    await caller.q();
+    expect(load.runs).toBe(2);
+  });
+
+  it('prefers an explicit cache', async () => {
+    CacheManager.init(new MemoryBackend(), { prefix: 'global' });
+    const own = createCache(new MemoryBackend(), { prefix: 'own' });
+    const t = initTRPC.context<Ctx>().create();
+    const router = t.router({ q: t.procedure.use(memorize({ expire: 60, cache: own })).query(() => 1) });
+    await t.createCallerFactory(router)({ user: null }).q();
+    expect(await own.read('q:=undefined')).toMatchObject({ value: 1 });
+    expect(await CacheManager.instance.read('q:=undefined')).toBeUndefined();
+  });
+});
+
+describe('memorize types', () => {
+  it('keeps the input and output types of the procedure, in any position', () => {
+    const t = initTRPC.context<Ctx>().create();
+    const authed = t.procedure.use(({ ctx, next }) => next({ ctx: { userId: ctx.user ?? 'guest' } }));
+    const router = t.router({
+      after: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: 60 }))
+        .query(({ input }) => ({ id: input.id, n: 1 })),
+      before: t.procedure
+        .use(memorize({ expire: 60 }))
+        .input(z.object({ id: z.string() }))
+        .query(({ input }) => ({ id: input.id })),
+      scoped: authed
+        .use(memorize({ scope: (ctx) => ctx.userId, key: ({ ctx, path }) => `${path}:${ctx.userId}` }))
+        .query(({ ctx }) => ctx.userId),
+      // @ts-expect-error the context has no `tenant`
+      wrong: t.procedure.use(memorize({ scope: (ctx) => ctx.tenant })).query(() => 1),
+    });
+    type Caller = ReturnType<ReturnType<typeof t.createCallerFactory<typeof router._def.record>>>;
+    expectTypeOf<Caller['after']>().parameters.toEqualTypeOf<[{ id: string }]>();
+    expectTypeOf<Caller['after']>().returns.resolves.toEqualTypeOf<{ id: string; n: number }>();
+    expectTypeOf<Caller['before']>().returns.resolves.toEqualTypeOf<{ id: string }>();
+    expectTypeOf<Caller['scoped']>().returns.resolves.toEqualTypeOf<string>();
+  });
+
+  it('is usable as a shared middleware on procedures with different contexts', () => {
+    const t = initTRPC.context<Ctx>().create();
+    const shared = memorize({ expire: 60 });
+    const authed = t.procedure.use(({ next }) => next({ ctx: { role: 'admin' as const } }));
+    const router = t.router({
+      a: t.procedure.use(shared).query(() => 1),
+      b: authed.use(shared).query(({ ctx }) => ctx.role),
+    });
+    expectTypeOf(router.b).toHaveProperty('_def');
+  });
+});

@@ -1,6 +1,7 @@
 import type { CacheBackend } from '../backends/types.js';
 import { InvalidOptionError } from '../errors.js';
-import { type DecodedEntry, decodeEntry, encodeEntry } from './codec.js';
+import { type DecodedEntry, encodeEntry } from './codec.js';
+import { decodeEntryMemoized } from './decode-memo.js';
 
 /** What failed, reported through {@link CacheOptions.onError}. Requests never fail for it. */
 export interface CacheErrorEvent {
@@ -184,7 +185,7 @@ export class Cache {
     }
     if (raw == null) return undefined; // also a custom backend answering null
     try {
-      const entry = decodeEntry(raw);
+      const entry = decodeEntryMemoized(full, raw);
       if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return undefined;
       return entry;
     } catch (error) {

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEntry, encodeEntry } from '../src/cache/codec.js';
+import { decodeEntryMemoized } from '../src/cache/decode-memo.js';
+
+describe('decodeEntryMemoized (the hit path of Cache.read)', () => {
+  it('answers exactly what decodeEntry answers, as a fresh copy every time', () => {
+    const raw = encodeEntry({ a: [1, { b: 'x' }], n: null, t: true, f: 1.5, e: [], o: {} }, 1_000);
+    const first = decodeEntryMemoized('k1', raw);
+    const second = decodeEntryMemoized('k1', raw);
+    expect(first).toEqual(decodeEntry(raw));
+    expect(second).toEqual(decodeEntry(raw));
+    expect(second.value).not.toBe(first.value);
+    (second.value as { a: unknown[] }).a.push('mutated');
+    (first.value as { o: Record<string, number> }).o.x = 1;
+    expect(decodeEntryMemoized('k1', raw)).toEqual(decodeEntry(raw));
+  });
+
+  it('keeps a "__proto__" key as data, like JSON.parse', () => {
+    const raw = `|J${'{"__proto__":{"polluted":true},"ok":1}'}`;
+    decodeEntryMemoized('k2', raw);
+    const copy = decodeEntryMemoized('k2', raw).value as Record<string, unknown>;
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.keys(copy)).toEqual(['__proto__', 'ok']);
+    expect(copy).toEqual(JSON.parse('{"__proto__":{"polluted":true},"ok":1}'));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('decodes again when the stored string changes', () => {
+    decodeEntryMemoized('k3', encodeEntry({ v: 1 }, undefined));
+    expect(decodeEntryMemoized('k3', encodeEntry({ v: 2 }, 5)).value).toEqual({ v: 2 });
+    expect(decodeEntryMemoized('k3', encodeEntry({ v: 2 }, 5)).expiresAt).toBe(5);
+  });
+
+  it('revives typed values every time', () => {
+    const raw = encodeEntry({ at: new Date(5), m: new Map([[1, 2]]) }, undefined);
+    const first = decodeEntryMemoized('k4', raw).value as { at: Date };
+    const second = decodeEntryMemoized('k4', raw).value as { at: Date; m: Map<number, number> };
+    expect(second.at).toBeInstanceOf(Date);
+    expect(second.at).not.toBe(first.at);
+    expect(second.m.get(1)).toBe(2);
+  });
+
+  it('throws what decodeEntry throws for a corrupt entry', () => {
+    expect(() => decodeEntryMemoized('k5', 'garbage')).toThrow(/corrupt/);
+    expect(() => decodeEntryMemoized('k5', '|J{not json')).toThrow(/corrupt/);
+  });
+});

@@ -108,7 +108,9 @@ describe('demo page (in-memory cache)', () => {
 
   it('a 503 from upstream is retried and the page still shows data', async () => {
     await page.getByTestId('fail-next').click();
-    await expect.poll(async () => (await demoState(demo.url)).upstream).toMatchObject({ failures: 0 });
+    await expect
+      .poll(async () => (await demoState(demo.url)).upstream)
+      .toMatchObject({ failNext: 1, failures: 0 });
     await page.getByTestId('clear-cache').click();
     await expect.poll(async () => (await demoState(demo.url)).upstream.failures).toBe(1);
     expect(await settledSource(page, 'catalog.list')).toBe('upstream');

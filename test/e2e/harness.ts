@@ -140,6 +140,7 @@ export interface DemoState {
   upstream: {
     requests: number;
     failures: number;
+    failNext: number;
     down: boolean;
     byRoute: Record<string, number>;
   };

@@ -1,0 +1,244 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  CacheManager,
+  cacheHeaders,
+  createCache,
+  invalidates,
+  MemoryBackend,
+  memorize,
+} from '../../src/index.js';
+import { entries, type Served, serve, sleep } from './serve.js';
+
+interface Ctx {
+  user: string | null;
+}
+const t = initTRPC.context<Ctx>().create();
+const id = z.object({ id: z.string() });
+const forever = createCache(new MemoryBackend(), { prefix: 'forever' });
+
+const appRouter = t.router({
+  fast: t.procedure
+    .input(id)
+    .use(memorize({ expire: 0.4 }))
+    .query(({ input }) => ({ id: input.id })),
+  slow: t.procedure
+    .input(id)
+    .use(memorize({ expire: 5 }))
+    .query(({ input }) => ({ id: input.id })),
+  slower: t.procedure
+    .input(id)
+    .use(memorize({ expire: 9 }))
+    .query(({ input }) => ({ id: input.id })),
+  mine: t.procedure
+    .input(id)
+    .use(memorize({ expire: 5, scope: (ctx: Ctx) => ctx.user }))
+    .query(({ input, ctx }) => ({ id: input.id, user: ctx.user })),
+  eternal: t.procedure
+    .input(id)
+    .use(memorize({ cache: forever }))
+    .query(({ input }) => input.id),
+  plain: t.procedure.input(id).query(({ input }) => input.id),
+  broken: t.procedure
+    .input(id)
+    .use(memorize({ expire: 5 }))
+    .query(() => {
+      throw new TRPCError({ code: 'NOT_FOUND' });
+    }),
+  save: t.procedure
+    .input(id)
+    .use(invalidates(['fast', 'slow']))
+    .mutation(({ input }) => input.id),
+});
+
+let server: Served;
+let n = 0;
+/** A fresh input, so no test sees another's cache entries. */
+const fresh = () => ({ id: `${++n}-${Math.random()}` });
+
+beforeAll(async () => {
+  server = await serve(appRouter, cacheHeaders());
+});
+beforeEach(() => {
+  CacheManager.init(new MemoryBackend());
+});
+afterAll(() => server.close());
+
+describe('cacheHeaders(): per-call TTL report', () => {
+  it('reports the remaining TTL of a fresh miss and of a later hit, per call in batch order', async () => {
+    const a = fresh();
+    const first = await server.batch([
+      ['fast', a],
+      ['plain', a],
+      ['slow', a],
+    ]);
+    expect(first.status).toBe(200);
+    const [fast, plain, slow] = entries(first, 'trpc-memory-ttl') ?? [];
+    // A fresh miss: the full expire, less the moments since the entry was written.
+    expect(Number(fast)).toBeGreaterThan(0.25);
+    expect(Number(fast)).toBeLessThanOrEqual(0.4);
+    expect(plain).toBe('-');
+    expect(Number(slow)).toBeGreaterThan(4.8);
+
+    await sleep(150);
+    const hit = await server.batch([
+      ['slow', a],
+      ['fast', a],
+    ]);
+    const [slowLeft, fastLeft] = (entries(hit, 'trpc-memory-ttl') ?? []).map(Number);
+    // A hit reports what its entry has left, not the full expire.
+    expect(fastLeft).toBeLessThanOrEqual(0.4 - 0.14);
+    expect(fastLeft).toBeGreaterThan(0);
+    expect(slowLeft).toBeLessThanOrEqual(5 - 0.14);
+  });
+
+  it('reports "inf" for an entry without expiry and sends no max-age for it', async () => {
+    const response = await server.batch([['eternal', fresh()]]);
+    expect(entries(response, 'trpc-memory-ttl')).toEqual(['inf']);
+    expect(response.headers.get('cache-control')).toBeNull();
+  });
+
+  it('reports "-" for a memorized call that failed, and for a scope that opts out of caching', async () => {
+    const response = await server.batch([
+      ['broken', fresh()],
+      ['mine', fresh()],
+    ]);
+    expect(entries(response, 'trpc-memory-ttl')).toEqual(['-', '-']);
+    expect(response.headers.get('cache-control')).toBeNull();
+  });
+});
+
+describe('cacheHeaders(): Cache-Control', () => {
+  it('is public with the smallest remaining TTL in whole seconds when every call is a public memorized query', async () => {
+    const response = await server.batch([
+      ['slower', fresh()],
+      ['slow', fresh()],
+    ]);
+    expect(response.headers.get('cache-control')).toMatch(/^public, max-age=[45]$/);
+  });
+
+  it('is private when one of the calls is scoped', async () => {
+    const response = await server.batch(
+      [
+        ['slow', fresh()],
+        ['mine', fresh()],
+      ],
+      { 'x-user': 'ann' },
+    );
+    expect(response.headers.get('cache-control')).toMatch(/^private, max-age=[45]$/);
+  });
+
+  it('is absent when one call is not memorized, failed, or is a mutation', async () => {
+    const mixed = await server.batch([
+      ['slow', fresh()],
+      ['plain', fresh()],
+    ]);
+    expect(mixed.headers.get('cache-control')).toBeNull();
+    const failed = await server.batch([
+      ['slow', fresh()],
+      ['broken', fresh()],
+    ]);
+    expect(failed.status).toBe(207);
+    expect(failed.headers.get('cache-control')).toBeNull();
+    const mutation = await server.mutate('save', fresh());
+    expect(mutation.headers.get('cache-control')).toBeNull();
+  });
+});
+
+describe('cacheHeaders(): invalidation report', () => {
+  it('lists the paths a successful mutation invalidated', async () => {
+    const response = await server.mutate('save', fresh());
+    expect(response.status).toBe(200);
+    expect(entries(response, 'trpc-memory-invalidates')).toEqual(['fast slow']);
+    expect(entries(response, 'trpc-memory-ttl')).toEqual(['-']);
+  });
+});
+
+describe('cacheHeaders(): streamed responses (httpBatchStreamLink)', () => {
+  it('sends only the static policy, before the calls run, and no Cache-Control', async () => {
+    const response = await server.batch(
+      [
+        ['slow', fresh()],
+        ['plain', fresh()],
+        ['eternal', fresh()],
+      ],
+      { 'trpc-accept': 'application/jsonl' },
+    );
+    await response.text();
+    expect(entries(response, 'trpc-memory-policy')).toEqual(['5.000', '-', 'inf']);
+    expect(response.headers.get('trpc-memory-ttl')).toBeNull();
+    expect(response.headers.get('cache-control')).toBeNull();
+  });
+
+  it('sends the static invalidates paths of a streamed mutation', async () => {
+    const response = await server.mutate('save', fresh(), { 'trpc-accept': 'application/jsonl' });
+    await response.text();
+    expect(entries(response, 'trpc-memory-invalidates')).toEqual(['fast slow']);
+  });
+});
+
+describe('cacheHeaders(responseMeta): composing with the application', () => {
+  it("keeps the app's status and headers, its own Cache-Control winning, each Set-Cookie kept", async () => {
+    const headers = new Headers({ 'x-app': 'yes', 'cache-control': 'no-store' });
+    headers.append('set-cookie', 'a=1');
+    headers.append('set-cookie', 'b=2');
+    const app = await serve(
+      appRouter,
+      cacheHeaders(() => ({ status: 203, headers })),
+    );
+    try {
+      const response = await app.batch([['slow', fresh()]]);
+      expect(response.status).toBe(203);
+      expect(response.headers.get('x-app')).toBe('yes');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+      expect(Number(entries(response, 'trpc-memory-ttl')?.[0])).toBeGreaterThan(4.8);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('accepts the deprecated plain-object headers too, and sees the same options as the app', async () => {
+    const seen: string[] = [];
+    const app = await serve(
+      appRouter,
+      cacheHeaders(({ info, ctx }) => {
+        seen.push(`${info?.calls.map((call) => call.path).join(',')}:${ctx?.user}`);
+        return { headers: { 'x-plain': 'one', 'x-many': ['1', '2'] } };
+      }),
+    );
+    try {
+      const response = await app.batch([['slow', fresh()]], { 'x-user': 'bob' });
+      expect(response.headers.get('x-plain')).toBe('one');
+      expect(response.headers.get('x-many')).toBe('1, 2');
+      expect(response.headers.get('cache-control')).toMatch(/^public, max-age=[45]$/);
+      expect(seen).toEqual(['slow:bob']);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('cacheHeaders() with the fetch adapter', () => {
+  it('reports per call in batch order through fetchRequestHandler', async () => {
+    const input = { 0: fresh(), 1: fresh() };
+    const handle = () =>
+      fetchRequestHandler({
+        endpoint: '/trpc',
+        router: appRouter,
+        createContext: () => ({ user: null }),
+        responseMeta: cacheHeaders(),
+        req: new Request(
+          `http://127.0.0.1/trpc/slow,fast?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`,
+        ),
+      });
+    const miss = await handle();
+    const [slow, fast] = (entries(miss, 'trpc-memory-ttl') ?? []).map(Number);
+    expect(slow).toBeGreaterThan(4.8);
+    expect(fast).toBeGreaterThan(0.25);
+    expect(fast).toBeLessThanOrEqual(0.4);
+    expect(miss.headers.get('cache-control')).toBe('public, max-age=0');
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * A real tRPC HTTP server on 127.0.0.1:0 (standalone adapter, `cacheHeaders()`)
+ * whose router memorizes with TTLs of a fraction of a second, for the client tests.
+ * It counts HTTP requests and resolver runs, and notes when each resolver ran.
+ */
+import type { AddressInfo } from 'node:net';
+import { type AnyTRPCRouter, initTRPC } from '@trpc/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { CacheManager, cacheHeaders, invalidates, MemoryBackend, memorize } from '@trpc-memory/server';
+import { z } from 'zod';
+
+export const TTL = { byId: 0.6, short: 0.3, long: 0.9, list: 0.6, me: 0.6 } as const;
+
+export interface Context {
+  user: string | null;
+}
+
+export function makeRouter() {
+  const t = initTRPC.context<Context>().create();
+  const state = {
+    /** Resolver runs per `procedure:input` label. */
+    runs: new Map<string, number>(),
+    /** When each label's resolver last returned (epoch ms): its cache entry expires `expire` later. */
+    resolvedAt: new Map<string, number>(),
+    titles: new Map<string, string>(),
+  };
+  const ran = (label: string) => {
+    state.runs.set(label, (state.runs.get(label) ?? 0) + 1);
+    state.resolvedAt.set(label, Date.now());
+  };
+  const post = (id: string) => ({ id, title: state.titles.get(id) ?? 'first' });
+
+  const appRouter = t.router({
+    post: t.router({
+      byId: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: TTL.byId }))
+        .query(({ input }) => {
+          ran(`byId:${input.id}`);
+          return post(input.id);
+        }),
+      short: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: TTL.short }))
+        .query(({ input }) => {
+          ran(`short:${input.id}`);
+          return post(input.id);
+        }),
+      long: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: TTL.long }))
+        .query(({ input }) => {
+          ran(`long:${input.id}`);
+          return post(input.id);
+        }),
+      list: t.procedure.use(memorize({ expire: TTL.list, namespace: 'posts' })).query(() => {
+        ran('list');
+        return [...state.titles.entries()].map(([id, title]) => ({ id, title }));
+      }),
+      update: t.procedure
+        .input(z.object({ id: z.string(), title: z.string() }))
+        .use(invalidates(['post.byId', 'post.list'], { router: (): AnyTRPCRouter => appRouter }))
+        .mutation(({ input }) => {
+          state.titles.set(input.id, input.title);
+          return { ok: true as const };
+        }),
+      fail: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(invalidates(['post.byId']))
+        .mutation(() => {
+          throw new Error('refused');
+        }),
+    }),
+    plain: t.procedure.input(z.string()).query(({ input }) => {
+      ran(`plain:${input}`);
+      return input.toUpperCase();
+    }),
+    me: t.procedure.use(memorize({ expire: TTL.me, scope: (ctx: Context) => ctx.user })).query(({ ctx }) => {
+      ran(`me:${ctx.user}`);
+      return { user: ctx.user };
+    }),
+  });
+  return { appRouter, state };
+}
+
+export type AppRouter = ReturnType<typeof makeRouter>['appRouter'];
+
+export interface TestServer {
+  url: string;
+  /** HTTP requests received so far. */
+  requests: () => number;
+  /** Resolver runs of one label, e.g. `byId:a`. */
+  runs: (label: string) => number;
+  /** When the label's resolver last returned (epoch ms). */
+  resolvedAt: (label: string) => number;
+  state: ReturnType<typeof makeRouter>['state'];
+  appRouter: AppRouter;
+  close: () => Promise<void>;
+}
+
+/** Starts the server; the global cache is reset to a fresh memory backend. */
+export async function startServer(options: { headers?: boolean } = {}): Promise<TestServer> {
+  CacheManager.init(new MemoryBackend());
+  const { appRouter, state } = makeRouter();
+  let requests = 0;
+  const server = createHTTPServer({
+    router: appRouter,
+    createContext: ({ req }) => ({ user: (req.headers['x-user'] as string | undefined) ?? null }),
+    ...(options.headers === false ? {} : { responseMeta: cacheHeaders() }),
+  });
+  server.on('request', () => {
+    requests++;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    runs: (label) => state.runs.get(label) ?? 0,
+    resolvedAt: (label) => {
+      const at = state.resolvedAt.get(label);
+      if (at === undefined) throw new Error(`${label} never ran`);
+      return at;
+    },
+    state,
+    appRouter,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+/** A fresh id per test, so tests never share a cache entry. */
+export function uid(): string {
+  return Math.random().toString(36).slice(2, 10);
+}

@@ -1,0 +1,257 @@
+import { environmentManager, QueryClient, QueryObserver } from '@tanstack/react-query';
+import { cachePolicy } from '@trpc-memory/server';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startServer, type TestServer, TTL, uid } from './fixture.js';
+import { expectStaleAtExpiry, mirrored, sleep, staleAt, timed } from './helpers.js';
+
+/** Timer jitter allowed where a test compares two moments directly. */
+const SLACK = 50;
+
+let server: TestServer;
+const queryClients: QueryClient[] = [];
+function newQueryClient(staleTime?: number): QueryClient {
+  const queryClient = new QueryClient(
+    staleTime === undefined ? {} : { defaultOptions: { queries: { staleTime } } },
+  );
+  queryClients.push(queryClient);
+  return queryClient;
+}
+
+// React Query schedules no "becomes stale" timer where it thinks it is a server (no `window`):
+// these tests play the browser's part.
+beforeAll(async () => {
+  environmentManager.setIsServer(() => false);
+  // A first request through each link pays for loading and compiling code, which
+  // would count against the first test's timing.
+  const warm = await startServer();
+  for (const kind of ['batch', 'single', 'stream'] as const) {
+    const queryClient = new QueryClient();
+    await queryClient.fetchQuery(mirrored(queryClient, warm, kind).api.post.byId.queryOptions({ id: uid() }));
+  }
+  await warm.close();
+});
+afterAll(() => {
+  environmentManager.setIsServer(() => typeof window === 'undefined');
+});
+beforeEach(async () => {
+  server = await startServer();
+});
+afterEach(async () => {
+  for (const queryClient of queryClients.splice(0)) queryClient.clear();
+  await server.close();
+});
+
+/** The server's expiry (epoch ms) of the entry a resolver run stored (it is written right after). */
+const expiryOf = (label: string, ttl: number) => server.resolvedAt(label) + ttl * 1000;
+
+describe('mirrorServerTtl + cacheHintsLink (httpBatchLink with cacheHintsHeaders)', () => {
+  it('a cold miss is fresh right after the fetch and goes stale when the server entry expires', async () => {
+    const queryClient = newQueryClient();
+    const { api } = mirrored(queryClient, server);
+    const id = uid();
+    const options = api.post.byId.queryOptions({ id });
+    const requestMs = await timed(() => queryClient.fetchQuery(options));
+    const expiry = expiryOf(`byId:${id}`, TTL.byId);
+
+    expect(queryClient.getQueryCache().find({ queryKey: options.queryKey })?.isStale()).toBe(false);
+    await expectStaleAtExpiry(queryClient, options, expiry, requestMs);
+
+    // Once the entry is gone, the next fetch runs the resolver again.
+    await sleep(Math.max(0, expiry - Date.now() + 5));
+    await queryClient.fetchQuery(options);
+    expect(server.runs(`byId:${id}`)).toBe(2);
+  });
+
+  it('a hit on an entry cached earlier is fresh only for what the entry has left', async () => {
+    const id = uid();
+    const first = newQueryClient();
+    const early = mirrored(first, server);
+    await first.fetchQuery(early.api.post.byId.queryOptions({ id }));
+    const expiry = expiryOf(`byId:${id}`, TTL.byId);
+
+    await sleep(250);
+    const second = newQueryClient();
+    const late = mirrored(second, server);
+    const options = late.api.post.byId.queryOptions({ id });
+    const fetchedAt = Date.now();
+    const requestMs = await timed(() => second.fetchQuery(options));
+    expect(server.runs(`byId:${id}`)).toBe(1);
+    const flipped = await expectStaleAtExpiry(second, options, expiry, requestMs);
+    // Not a full expire after its own fetch.
+    expect(flipped).toBeLessThan(fetchedAt + TTL.byId * 1000 - 150);
+  });
+
+  it('gives each query of one batch its own TTL', async () => {
+    const queryClient = newQueryClient();
+    const { api } = mirrored(queryClient, server);
+    const id = uid();
+    const short = api.post.short.queryOptions({ id });
+    const long = api.post.long.queryOptions({ id });
+    const before = server.requests();
+    const requestMs = await timed(() =>
+      Promise.all([queryClient.fetchQuery(short), queryClient.fetchQuery(long)]),
+    );
+    expect(server.requests() - before).toBe(1);
+
+    await Promise.all([
+      expectStaleAtExpiry(queryClient, short, expiryOf(`short:${id}`, TTL.short), requestMs),
+      expectStaleAtExpiry(queryClient, long, expiryOf(`long:${id}`, TTL.long), requestMs),
+    ]);
+  });
+
+  it('keeps the QueryClient staleTime for procedures the server does not memorize, and for non-tRPC queries', async () => {
+    const queryClient = newQueryClient(12_345);
+    const { api } = mirrored(queryClient, server);
+    const plain = api.plain.queryOptions('x');
+    await queryClient.fetchQuery(plain);
+    const query = queryClient.getQueryCache().find({ queryKey: plain.queryKey, exact: true });
+    expect(staleAt(queryClient, plain.queryKey) - (query?.state.dataUpdatedAt ?? 0)).toBe(12_345);
+
+    await queryClient.fetchQuery({ queryKey: ['todos'], queryFn: () => 1 });
+    const todos = queryClient.getQueryCache().find({ queryKey: ['todos'] });
+    expect(staleAt(queryClient, ['todos']) - (todos?.state.dataUpdatedAt ?? 0)).toBe(12_345);
+  });
+
+  it('mirrors a scoped (private) result per user, and a call its scope keeps out of the cache gets the default', async () => {
+    const queryClient = newQueryClient();
+    const { api } = mirrored(queryClient, server, 'batch', { user: 'ann' });
+    const me = api.me.queryOptions();
+    const requestMs = await timed(() => queryClient.fetchQuery(me));
+    const until = staleAt(queryClient, me.queryKey);
+    expect(until).toBeLessThanOrEqual(expiryOf('me:ann', TTL.me) + 10);
+    expect(until).toBeGreaterThanOrEqual(expiryOf('me:ann', TTL.me) - requestMs - 10);
+
+    const anonymous = newQueryClient();
+    const guest = mirrored(anonymous, server, 'batch');
+    const guestMe = guest.api.me.queryOptions();
+    await anonymous.fetchQuery(guestMe);
+    const query = anonymous.getQueryCache().find({ queryKey: guestMe.queryKey, exact: true });
+    expect(staleAt(anonymous, guestMe.queryKey)).toBe(query?.state.dataUpdatedAt);
+  });
+
+  it('undoes itself: the previous staleTime comes back', () => {
+    const queryClient = newQueryClient(777);
+    const { dispose } = mirrored(queryClient, server);
+    expect(typeof queryClient.getDefaultOptions().queries?.staleTime).toBe('function');
+    dispose();
+    expect(queryClient.getDefaultOptions().queries?.staleTime).toBe(777);
+  });
+});
+
+describe('without cacheHintsHeaders on httpBatchLink', () => {
+  it('a batch with different TTLs gives each query the smallest (never fresher than the server) and warns once', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const queryClient = newQueryClient();
+      const { api } = mirrored(queryClient, server, 'batch-unordered');
+      const id = uid();
+      const short = api.post.short.queryOptions({ id });
+      const long = api.post.long.queryOptions({ id });
+      await Promise.all([queryClient.fetchQuery(short), queryClient.fetchQuery(long)]);
+      const shortExpiry = expiryOf(`short:${id}`, TTL.short);
+      expect(staleAt(queryClient, long.queryKey)).toBeLessThanOrEqual(shortExpiry + 5);
+      expect(staleAt(queryClient, short.queryKey)).toBeLessThanOrEqual(shortExpiry + 5);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]?.[0])).toMatch(/cacheHintsHeaders\(\)/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
+describe('httpLink', () => {
+  it('mirrors the TTL of a cold miss and of a hit', async () => {
+    const queryClient = newQueryClient();
+    const { api } = mirrored(queryClient, server, 'single');
+    const id = uid();
+    const options = api.post.byId.queryOptions({ id });
+    const missMs = await timed(() => queryClient.fetchQuery(options));
+    const expiry = expiryOf(`byId:${id}`, TTL.byId);
+
+    // A hit, later: fresh for what is left.
+    await sleep(200);
+    const other = newQueryClient();
+    const again = mirrored(other, server, 'single').api.post.byId.queryOptions({ id });
+    const hitMs = await timed(() => other.fetchQuery(again));
+    expect(server.runs(`byId:${id}`)).toBe(1);
+    await Promise.all([
+      expectStaleAtExpiry(queryClient, options, expiry, missMs),
+      expectStaleAtExpiry(other, again, expiry, hitMs),
+    ]);
+  });
+});
+
+describe('httpBatchStreamLink: headers leave before the calls run', () => {
+  it('falls back to the static policy the server sends: fresh for the full expire from arrival', async () => {
+    const id = uid();
+    const warm = newQueryClient();
+    await warm.fetchQuery(mirrored(warm, server).api.post.byId.queryOptions({ id }));
+    await sleep(200);
+
+    const queryClient = newQueryClient();
+    const { api } = mirrored(queryClient, server, 'stream');
+    const options = api.post.byId.queryOptions({ id });
+    await queryClient.fetchQuery(options);
+    const query = queryClient.getQueryCache().find({ queryKey: options.queryKey, exact: true });
+    const fresh = staleAt(queryClient, options.queryKey) - (query?.state.dataUpdatedAt ?? 0);
+    expect(fresh).toBeGreaterThan(TTL.byId * 1000 - SLACK);
+    expect(fresh).toBeLessThanOrEqual(TTL.byId * 1000);
+  });
+
+  it('uses the policy given to mirrorServerTtl when the response carries no hints', async () => {
+    await server.close();
+    server = await startServer({ headers: false });
+    const queryClient = newQueryClient();
+    const policy = cachePolicy(server.appRouter);
+    expect(policy['post.short']).toEqual({ expire: TTL.short });
+    const { api } = mirrored(queryClient, server, 'stream', { policy });
+    const options = api.post.short.queryOptions({ id: uid() });
+    await queryClient.fetchQuery(options);
+    const query = queryClient.getQueryCache().find({ queryKey: options.queryKey, exact: true });
+    expect(staleAt(queryClient, options.queryKey) - (query?.state.dataUpdatedAt ?? 0)).toBe(TTL.short * 1000);
+  });
+});
+
+describe('invalidation from a mutation', () => {
+  for (const kind of ['batch', 'single', 'stream'] as const) {
+    it(`reaches the server cache and the client queries (${kind})`, async () => {
+      const queryClient = newQueryClient();
+      const { api, client } = mirrored(queryClient, server, kind);
+      const id = uid();
+      const byId = api.post.byId.queryOptions({ id });
+      const list = api.post.list.queryOptions();
+      await Promise.all([queryClient.fetchQuery(byId), queryClient.fetchQuery(list)]);
+      // A mounted component: when its query is invalidated it refetches at once.
+      const observer = new QueryObserver(queryClient, byId);
+      const refetched = new Promise<{ title: string }>((resolve) => {
+        const unsubscribe = observer.subscribe((result) => {
+          if (result.data?.title === 'second' && !result.isFetching) {
+            unsubscribe();
+            resolve(result.data);
+          }
+        });
+      });
+      expect(observer.getCurrentResult().data?.title).toBe('first');
+
+      await client.post.update.mutate({ id, title: 'second' });
+      expect(
+        queryClient.getQueryCache().find({ queryKey: list.queryKey, exact: true })?.state.isInvalidated,
+      ).toBe(true);
+      // The refetch reached the resolver (the server cache was cleared) and got the new title.
+      expect(await refetched).toEqual({ id, title: 'second' });
+      expect(server.runs(`byId:${id}`)).toBe(2);
+      // post.list memorizes under the namespace 'posts': cleared through invalidates({ router }).
+      await queryClient.fetchQuery(list);
+      expect(server.runs('list')).toBe(2);
+    });
+  }
+
+  it('a failed mutation invalidates nothing', async () => {
+    const queryClient = newQueryClient();
+    const { api, client } = mirrored(queryClient, server);
+    const byId = api.post.byId.queryOptions({ id: uid() });
+    await queryClient.fetchQuery(byId);
+    await expect(client.post.fail.mutate({ id: 'x' })).rejects.toThrow('refused');
+    expect(queryClient.getQueryCache().find({ queryKey: byId.queryKey })?.state.isInvalidated).toBe(false);
+  });
+});

@@ -81,7 +81,7 @@ const noop = (): void => {};
  * URL. A client you pass in stays yours: `close()` does not quit it, and its own
  * offline queue and retry settings are never exercised by the cache (commands are
  * only sent while it is connected). From a URL the backend makes and owns a client
- * with the offline queue off, one retry per command, auto-pipelining on, and
+ * with the offline queue off, no resending after a reconnect, auto-pipelining on, and
  * reconnection backoff capped at 2 s; for your own client under concurrent load,
  * `enableAutoPipelining: true` is worth setting too.
  *
@@ -148,7 +148,10 @@ export class RedisBackend implements CacheBackend {
         // Concurrent requests' GETs leave in one write: twice the hit throughput
         // at concurrency 64 (cache-backends bench), no cost when idle.
         enableAutoPipelining: true,
-        maxRetriesPerRequest: 1,
+        // Fail open, never late: a command cut off by a disconnect is not resent
+        // after reconnecting (a resent SET could land after a clear()).
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
         connectTimeout: Math.max(1000, this.#timeoutMs * 4),
         retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
       });

@@ -58,10 +58,10 @@ export function backendSuite(name: string, make: () => Promise<BackendUnderTest>
     it('expires an entry after its ttl (seconds) and keeps one without ttl', async () => {
       const short = unique('short');
       const forever = unique('forever');
-      await backend.set(short, 'v', 0.05);
+      await backend.set(short, 'v', 0.25);
       await backend.set(forever, 'v');
       expect(await backend.get(short)).toBe('v');
-      await sleep(120);
+      await sleep(400);
       expect(await backend.get(short)).toBeUndefined();
       expect(await backend.get(forever)).toBe('v');
     });
@@ -160,14 +160,14 @@ export function backendSuite(name: string, make: () => Promise<BackendUnderTest>
 
       it('uses the default expire for set() without one, and no expiry without either', async () => {
         const prefix = unique('p');
-        const withDefault = createCache(backend, { prefix, expire: 0.05 });
+        const withDefault = createCache(backend, { prefix, expire: 0.25 });
         const noDefault = createCache(backend, { prefix: `${prefix}-none` });
         await withDefault.set('d', 1);
         await withDefault.set('long', 1, { expire: 30 });
         await noDefault.set('n', 1);
         expect((await withDefault.read('d'))?.expiresAt).toBeGreaterThan(Date.now());
         expect((await noDefault.read('n'))?.expiresAt).toBeUndefined();
-        await sleep(120);
+        await sleep(400);
         expect(await withDefault.get('d')).toBeUndefined();
         expect(await withDefault.get('long')).toBe(1);
         expect(await noDefault.get('n')).toBe(1);

@@ -369,6 +369,23 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         expect('missing' in hit).toBe(true);
       });
 
+      it('caches null and undefined results like any other', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const none = counter(() => undefined);
+        const nothing = counter(() => null);
+        const router = t.router({
+          none: t.procedure.use(memorize({ expire: 60, cache })).query(() => none(1)),
+          nothing: t.procedure.use(memorize({ expire: 60, cache })).query(() => nothing(1)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        for (let i = 0; i < 3; i++) {
+          expect(await caller.none()).toBeUndefined();
+          expect(await caller.nothing()).toBeNull();
+        }
+        expect([none.runs, nothing.runs]).toEqual([1, 1]);
+      });
+
       it('returns a value the cache cannot store, without caching it', async () => {
         const errors: string[] = [];
         const cache = createCache(subject.backend, {

@@ -20,9 +20,23 @@ const MAX_ENTRY_CHARS = 256_000;
 
 interface Kept {
   raw: string;
-  /** Private: only ever copied, never handed out. Objects have a null prototype (see copyOut). */
+  /** Private: only ever copied, never handed out (see copyIn). */
   template: unknown;
   expiresAt: number | undefined;
+}
+
+/**
+ * An object of a template: its own keys, captured once, and their values'
+ * templates. Copying from these is faster than walking objects (and than
+ * `for…in`, which would also see keys added to `Object.prototype`).
+ */
+class ObjectTemplate {
+  constructor(
+    readonly keys: string[],
+    readonly values: unknown[],
+    /** JSON.parse makes `"__proto__"` an own data property: it needs defineProperty. */
+    readonly hasProtoKey: boolean,
+  ) {}
 }
 
 const kept = new Map<string, Kept>();
@@ -62,10 +76,9 @@ function forget(fullKey: string, entry: Kept): void {
 }
 
 /**
- * A private template of a `JSON.parse` result, or {@link TYPED} when the value
- * holds anything JSON cannot (then the codec revived types and must run again).
- * Template objects get a null prototype so that `for…in` in {@link copyOut} sees
- * only their own keys, even with a polluted `Object.prototype`.
+ * A private template of a `JSON.parse` result (arrays stay arrays of templates,
+ * objects become {@link ObjectTemplate}s), or {@link TYPED} when the value holds
+ * anything JSON cannot (then the codec revived types and must run every time).
  */
 function copyIn(value: unknown): unknown {
   if (typeof value !== 'object') {
@@ -87,30 +100,38 @@ function copyIn(value: unknown): unknown {
     return out;
   }
   if (proto !== Object.prototype) return TYPED;
-  const out = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(value)) {
-    const item = copyIn((value as Record<string, unknown>)[key]);
+  const keys = Object.keys(value);
+  const values = new Array<unknown>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const item = copyIn((value as Record<string, unknown>)[keys[i]!]);
     if (item === TYPED) return TYPED;
-    out[key] = item;
+    values[i] = item;
   }
-  return out;
+  return new ObjectTemplate(keys, values, keys.includes('__proto__'));
 }
 
-/** A fresh copy of a template, shaped exactly like `JSON.parse` output. */
+/** A fresh copy of a template, shaped exactly like the `JSON.parse` output it came from. */
 function copyOut(template: unknown): unknown {
   if (typeof template !== 'object' || template === null) return template;
-  if (Array.isArray(template)) {
-    const out = new Array<unknown>(template.length);
-    for (let i = 0; i < template.length; i++) out[i] = copyOut(template[i]);
+  if (template instanceof ObjectTemplate) {
+    const { keys, values } = template;
+    const out: Record<string, unknown> = {};
+    if (template.hasProtoKey) {
+      for (let i = 0; i < keys.length; i++) {
+        Object.defineProperty(out, keys[i]!, {
+          value: copyOut(values[i]),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return out;
+    }
+    for (let i = 0; i < keys.length; i++) out[keys[i]!] = copyOut(values[i]);
     return out;
   }
-  const out: Record<string, unknown> = {};
-  for (const key in template) {
-    const item = copyOut((template as Record<string, unknown>)[key]);
-    // JSON.parse makes "__proto__" an own data property; plain assignment would set the prototype.
-    if (key === '__proto__')
-      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
-    else out[key] = item;
-  }
+  const source = template as unknown[];
+  const out = new Array<unknown>(source.length);
+  for (let i = 0; i < source.length; i++) out[i] = copyOut(source[i]);
   return out;
 }

@@ -1,5 +1,11 @@
 /**
  * A group of in-flight computations keyed by string; see {@link singleFlight}.
+ *
+ * @example
+ * ```ts
+ * const flight: SingleFlight<Report> = singleFlight();
+ * const report = await flight(`report:${id}`, () => buildReport(id));
+ * ```
  */
 export interface SingleFlight<T> {
   /**

@@ -5,7 +5,15 @@ import { singleFlight } from '../cache/single-flight.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 
-/** Options of {@link memorizeFn}. */
+/**
+ * Options of {@link memorizeFn}.
+ *
+ * @example
+ * ```ts
+ * const options: MemorizeFnOptions<[string]> = { expire: 300, namespace: 'users', key: (id) => id };
+ * const loadUser = memorizeFn(options)(async (id: string) => db.users.find(id));
+ * ```
+ */
 export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> {
   /**
    * Time to live in seconds (fractions allowed). Default: the cache's `expire`;
@@ -34,7 +42,11 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache'];
  * on a plain function). The key is the namespace plus a stable hash of the
  * arguments; concurrent calls with the same arguments run `fn` once; errors are
  * never cached; a cache failure never fails the call. The wrapper keeps `fn`'s
- * signature. A hit returns a fresh copy of the stored value.
+ * signature. A hit returns a fresh copy of the stored value (calls that waited for
+ * the same computation share its result object).
+ *
+ * Two functions with the same name share a namespace, hence entries: give one of
+ * them a `namespace` when they compute different things.
  *
  * `this` is passed through but is not part of the key: memorize methods per instance
  * with a `key` that includes the instance's identity.

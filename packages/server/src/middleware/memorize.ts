@@ -7,7 +7,14 @@ import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { type CallReport, MEMORIZE_TAG, type MemorizeTag, recordCall } from './call-report.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 
-/** What a `key` function receives. */
+/**
+ * What a `key` function receives.
+ *
+ * @example
+ * ```ts
+ * memorize({ key: ({ input }) => String((input as { id: string }).id) }); // ignore other input fields
+ * ```
+ */
 export interface MemorizeKeyInput<TContext> {
   /** The procedure path, e.g. `'post.byId'`. */
   path: string;
@@ -22,6 +29,11 @@ export interface MemorizeKeyInput<TContext> {
  *
  * `TContext` is inferred from the procedure `memorize` is used on, so `scope` and
  * `key` see the procedure's context without annotations.
+ *
+ * @example
+ * ```ts
+ * authed.use(memorize({ expire: 30, namespace: 'me', scope: (ctx) => ctx.user.id })).query(loadMe);
+ * ```
  */
 export interface MemorizeOptions<TContext = object> {
   /**
@@ -61,6 +73,13 @@ type MiddlewareResult<TContextOverrides> = ReturnType<
 /**
  * The middleware {@link memorize} returns: usable in any procedure chain whose
  * context fits `TContext`; it changes neither the context nor the input/output types.
+ *
+ * @example
+ * ```ts
+ * const cachedMinute: MemorizeMiddleware = memorize({ expire: 60 });
+ * const a = t.procedure.use(cachedMinute).query(loadA);
+ * const b = authed.use(cachedMinute).query(loadB);
+ * ```
  */
 export interface MemorizeMiddleware<TContext = object> {
   <TProcedureContext, TMeta, TContextOverrides, TInputOut>(
@@ -100,6 +119,11 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache'];
  * never cached; a cache failure (Redis down, corrupt entry) never fails the call.
  *
  * Only queries: on a mutation or subscription every call fails with an error.
+ *
+ * Calls that waited for the same computation (single-flight) share its result
+ * object; every later hit gets a fresh copy from the cache. On a hit nothing after
+ * `memorize` in the chain runs (so neither does a `.input()` placed after it: the
+ * raw input of a hit already passed validation when it was stored).
  *
  * @example
  * ```ts

@@ -1,0 +1,169 @@
+/**
+ * memorize: the cost of a memorized hit through `createCaller` against the same
+ * procedure without memorize, and the hit throughput of memorize's cache path
+ * (memory backend) against bentocache's and cacheable's `getOrSet`.
+ * `npm run bench -- memorize`
+ */
+import { initTRPC } from '@trpc/server';
+import { createCache, MemoryBackend, memorize, memorizeFn } from '@trpc-memory/server';
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { Cacheable } from 'cacheable';
+import { z } from 'zod';
+import { bestOf, fmt, opsPerSecond, report } from './lib.js';
+
+/** A ~1 KB JSON object, the payload every cache benchmark of this repository uses. */
+function payload(i = 0): Record<string, unknown> {
+  return {
+    id: `post-${i}`,
+    title: 'Caching tRPC query results in Redis without surprises',
+    author: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', verified: true },
+    tags: ['trpc', 'cache', 'redis', 'typescript', 'performance'],
+    stats: { views: 12_345, likes: 678, comments: 90, score: 4.75 },
+    body: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(8),
+    comments: Array.from({ length: 4 }, (_, j) => ({
+      id: j,
+      by: `user-${j}`,
+      text: 'Nice post!',
+      at: 1_700_000_000 + j,
+    })),
+  };
+}
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+/** Ops/s of each contender, best of interleaved rounds, with a collection before each run. */
+function measure<K extends string>(rounds: number, n: number, fns: Record<K, () => unknown>) {
+  const contenders = {} as Record<K, () => Promise<number>>;
+  for (const name of Object.keys(fns) as K[]) {
+    contenders[name] = () => {
+      gc();
+      return opsPerSecond(fns[name], n, n / 4);
+    };
+  }
+  return bestOf(rounds, contenders);
+}
+
+/** (a) memorized hit ÷ the same trivial procedure without memorize, both through createCaller. */
+async function hitOverhead(): Promise<void> {
+  const cache = createCache(new MemoryBackend(), { prefix: 'bench' });
+  const t = initTRPC.create();
+  const input = z.object({ id: z.string() });
+  const resolve = () => ({ ok: true, n: 1 });
+  const resolveWithInput = ({ input }: { input: { id: string } }) => ({ ok: true, id: input.id });
+  const router = t.router({
+    plain: t.procedure.query(resolve),
+    memo: t.procedure.use(memorize({ expire: 60, cache })).query(resolve),
+    plainInput: t.procedure.input(input).query(resolveWithInput),
+    memoAfterInput: t.procedure
+      .input(input)
+      .use(memorize({ expire: 60, cache }))
+      .query(resolveWithInput),
+    memoBeforeInput: t.procedure
+      .use(memorize({ expire: 60, cache }))
+      .input(input)
+      .query(resolveWithInput),
+  });
+  const caller = t.createCallerFactory(router)({});
+  const arg = { id: '42' };
+  const ops = await measure(9, 200_000, {
+    plain: () => caller.plain(),
+    memo: () => caller.memo(),
+    plainInput: () => caller.plainInput(arg),
+    memoAfterInput: () => caller.memoAfterInput(arg),
+    memoBeforeInput: () => caller.memoBeforeInput(arg),
+  });
+  const cost = (name: keyof typeof ops) => `${(1e9 / ops[name]).toFixed(0)} ns/call`;
+  report(
+    'memorize hit / plain query, no input (createCaller)',
+    ops.plain / ops.memo,
+    'x',
+    { op: '<=', value: 1.3 },
+    `${cost('memo')} vs ${cost('plain')}`,
+  );
+  report(
+    'memorize hit / plain query, zod input, memorize after .input()',
+    ops.plainInput / ops.memoAfterInput,
+    'x',
+    { op: '<=', value: 1.3 },
+    `${cost('memoAfterInput')} vs ${cost('plainInput')}`,
+  );
+  report(
+    'memorize hit / plain query, zod input, memorize before .input()',
+    ops.plainInput / ops.memoBeforeInput,
+    'x',
+    undefined,
+    `${cost('memoBeforeInput')} vs ${cost('plainInput')} (a hit skips validation)`,
+  );
+}
+
+/** (b) memory-backend hit throughput of memorize's cache path against bentocache and cacheable. */
+async function hitThroughput(): Promise<void> {
+  const value = payload();
+  let loads = 0;
+  const load = async (_id: string) => {
+    loads++;
+    return value;
+  };
+  const key = 'post-1';
+
+  const ours = memorizeFn({ expire: 60, cache: createCache(new MemoryBackend(), { prefix: 'bench' }) })(
+    async function loadPost(id: string) {
+      return load(id);
+    },
+  );
+  // All three hand out a copy per hit with their defaults (checked and printed
+  // below): bentocache and ours keep entries serialized, cacheable clones.
+  const bento = new BentoCache({
+    default: 'memory',
+    stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 10_000 })) },
+  });
+  const cacheable = new Cacheable({ ttl: '1m' });
+  const bentoGet = () => bento.getOrSet({ key, factory: () => load(key), ttl: '1m' });
+  const cacheableGet = () => cacheable.getOrSet(key, () => load(key), { ttl: '1m' });
+
+  // Fill each cache; every measured call must then be a hit (checked after).
+  for (const get of [() => ours(key), bentoGet, cacheableGet]) {
+    const first = await get();
+    if (JSON.stringify(first) !== JSON.stringify(value)) throw new Error('bench: wrong value');
+  }
+  const ops = await measure(7, 100_000, {
+    memorize: () => ours(key),
+    bentocache: bentoGet,
+    cacheable: cacheableGet,
+  });
+  /** Whether two hits hand out distinct objects (a copy per hit, as memorize does). */
+  const copies = async (get: () => Promise<unknown>) => {
+    const first = await get();
+    const second = await get();
+    return first !== second;
+  };
+  const isolated = await copies(() => ours(key));
+  const bentoIsolated = await copies(bentoGet);
+  const cacheableIsolated = await copies(cacheableGet);
+  if (loads !== 3) throw new Error(`bench: ${loads - 3} measured calls were misses`);
+  const faster = Math.max(ops.bentocache, ops.cacheable);
+  console.log(
+    `1 KB JSON value (${JSON.stringify(value).length} B); copy per hit: memorize ${isolated}, bentocache ${bentoIsolated}, cacheable ${cacheableIsolated}`,
+  );
+  report('memory hit: memorize cache path / faster of the two', ops.memorize / faster, 'x', {
+    op: '>=',
+    value: 1,
+  });
+  for (const name of ['memorize', 'bentocache', 'cacheable'] as const) {
+    report(
+      `memory hit throughput: ${name}`,
+      ops[name] / 1e6,
+      'M ops/s',
+      undefined,
+      `${fmt(ops[name])} ops/s`,
+    );
+  }
+  await bento.disconnectAll();
+  await cacheable.disconnect();
+}
+
+export default async function memorizeBench(): Promise<void> {
+  await hitOverhead();
+  await hitThroughput();
+}

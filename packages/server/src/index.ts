@@ -6,9 +6,13 @@
  * @packageDocumentation
  */
 
-export { MemoryBackend, type MemoryBackendOptions } from './backends/memory.js';
+// --- errors
+
+export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from './errors.js';
 
 // --- cache core
+
+export { MemoryBackend, type MemoryBackendOptions } from './backends/memory.js';
 export type { RedisBackendOptions } from './backends/redis-options.js';
 export type { CacheBackend, MaybePromise } from './backends/types.js';
 export {
@@ -21,8 +25,6 @@ export {
 } from './cache/cache.js';
 export { CodecError } from './cache/codec.js';
 export { CacheManager, clearCache, type InitCacheOptions, initCache } from './cache/manager.js';
-// --- errors
-export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from './errors.js';
 
 // --- memorize (middleware)
 
@@ -54,9 +56,9 @@ export { isRetryableHttpError } from './resilience/http-errors.js';
 export {
   type RetryCondition,
   RetryError,
+  type Retrying,
   type RetryOptions,
   type RetryState,
-  type Retrying,
   type RetryWrapper,
   retry,
   retryOnError,

@@ -144,6 +144,25 @@ function memorizeFnSuite(name: string, make: () => CacheBackend): void {
       expect((await load()).items).toEqual([1, 2, 3]);
     });
 
+    it('hands each call that waited for the same run its own copy', async () => {
+      const cache = freshCache();
+      const made: { items: number[] }[] = [];
+      const load = memorizeFn({ expire: 60, cache })(async function slowList() {
+        await sleep(50);
+        const value = { items: [1, 2, 3] };
+        made.push(value);
+        return value;
+      });
+      const results = await Promise.all([load(), load(), load()]);
+      expect(made).toHaveLength(1);
+      expect(new Set(results).size).toBe(3);
+      expect(results.filter((result) => result === made[0])).toHaveLength(1);
+      results[0]!.items.push(4);
+      results[1]!.items.length = 0;
+      expect(results[2]!.items).toEqual([1, 2, 3]);
+      expect((await load()).items).toEqual([1, 2, 3]);
+    });
+
     it('round-trips Date, Map, Set and BigInt', async () => {
       const cache = freshCache();
       let runs = 0;

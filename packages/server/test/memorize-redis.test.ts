@@ -82,4 +82,22 @@ describe('memorize on Redis', () => {
     expect(events.map((event) => event.operation)).toContain('get');
     await backend.close();
   });
+
+  it('still hands each concurrent call its own copy when Redis is down', async () => {
+    const port = await closedPort();
+    const backend = new RedisBackend(`redis://127.0.0.1:${port}`);
+    const cache = createCache(backend, { prefix: 'down', onError: () => {} });
+    const t = initTRPC.context<Ctx>().create();
+    const load = counter(() => ({ items: [1, 2] }), 50);
+    const router = t.router({
+      list: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+    });
+    const caller = t.createCallerFactory(router)({ user: null });
+    const [a, b] = await Promise.all([caller.list(), caller.list()]);
+    expect(load.runs).toBe(1);
+    expect(a).not.toBe(b);
+    a.items.push(3);
+    expect(b).toEqual({ items: [1, 2] });
+    await backend.close();
+  });
 });

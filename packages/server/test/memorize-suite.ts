@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { setTimeout } from 'node:timers/promises';
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
@@ -23,7 +24,12 @@ export interface SuiteBackend {
 
 export type Ctx = { user: string | null };
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => setTimeout(ms);
+
+/** Resolves once `condition()` holds, checking every few milliseconds. */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await setTimeout(2);
+}
 
 /** Counts the runs of a resolver, optionally slow. */
 export function counter<TIn, TOut>(compute: (input: TIn) => TOut, delayMs = 0) {
@@ -232,6 +238,117 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         expect(new Set(even.map((result) => result.n)).size).toBe(1);
         expect(await caller.slow({ id: 'even' })).toEqual(even[0]);
         expect(load.runs).toBe(2);
+      });
+
+      it('hands each call that waited for the same computation its own copy', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const made: object[] = [];
+        const router = t.router({
+          list: t.procedure.use(memorize({ expire: 60, cache })).query(async () => {
+            await sleep(50);
+            const value = { items: [1, 2, 3], meta: { n: 3 } };
+            made.push(value);
+            return value;
+          }),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        const results = await Promise.all([caller.list(), caller.list(), caller.list()]);
+        expect(made).toHaveLength(1);
+        expect(new Set(results).size).toBe(3);
+        // Only the call that ran the resolver gets its object.
+        expect(results.filter((result) => result === made[0])).toHaveLength(1);
+        for (const result of results) {
+          result.items.push(4);
+          result.meta.n = 99;
+        }
+        results[1]!.items.length = 0;
+        expect(results[0]!.items).toEqual([1, 2, 3, 4]);
+        expect(results[2]!.items).toEqual([1, 2, 3, 4]);
+        expect(await caller.list()).toEqual({ items: [1, 2, 3], meta: { n: 3 } });
+      });
+
+      it('lets the calls that waited for a value the cache cannot encode share it', async () => {
+        const cache = createCache(subject.backend, {
+          prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
+          onError: () => {},
+        });
+        caches.push(cache);
+        class Money {
+          constructor(readonly cents: number) {}
+        }
+        const t = initTRPC.context<Ctx>().create();
+        const load = counter(() => new Money(5), 50);
+        const router = t.router({
+          price: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+        });
+        const caller = t.createCallerFactory(router)({ user: null });
+        const [a, b] = await Promise.all([caller.price(), caller.price()]);
+        expect(load.runs).toBe(1);
+        expect(a).toBeInstanceOf(Money);
+        expect(b).toBe(a);
+      });
+
+      it('an aborted call stops waiting, and the call that waited with it reruns the resolver with its own signal', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        const signals: (AbortSignal | undefined)[] = [];
+        const router = t.router({
+          post: t.procedure
+            .input(z.object({ id: z.string() }))
+            .use(memorize({ expire: 60, cache }))
+            .query(async ({ input, signal }) => {
+              signals.push(signal);
+              const run = signals.length;
+              // An upstream request that honours the call's signal.
+              await setTimeout(100, undefined, { signal });
+              return { id: input.id, run };
+            }),
+        });
+        const factory = t.createCallerFactory(router);
+        const [first, second] = [new AbortController(), new AbortController()];
+        const leaving = factory({ user: null }, { signal: first.signal }).post({ id: 'a' });
+        const staying = factory({ user: null }, { signal: second.signal }).post({ id: 'a' });
+        await until(() => signals.length === 1);
+        const reason = new Error('the client went away');
+        first.abort(reason);
+        const error = await leaving.catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(TRPCError);
+        expect((error as TRPCError).cause).toBe(reason);
+        expect(await staying).toEqual({ id: 'a', run: 2 });
+        expect(signals).toEqual([first.signal, second.signal]);
+        // What the second call computed is cached.
+        expect(await factory({ user: null }).post({ id: 'a' })).toEqual({ id: 'a', run: 2 });
+        expect(signals).toHaveLength(2);
+      });
+
+      it('a waiting call that aborts leaves at once; the running call carries on and caches', async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        let finished = false;
+        const load = counter(async (id: string) => {
+          await sleep(80);
+          finished = true;
+          return { id };
+        });
+        const router = t.router({
+          post: t.procedure
+            .input(z.object({ id: z.string() }))
+            .use(memorize({ expire: 60, cache }))
+            .query(({ input }) => load(input.id)),
+        });
+        const factory = t.createCallerFactory(router);
+        const follower = new AbortController();
+        const running = factory({ user: null }).post({ id: 'b' });
+        const waiting = factory({ user: null }, { signal: follower.signal }).post({ id: 'b' });
+        await until(() => load.runs === 1);
+        follower.abort();
+        const error = await waiting.catch((caught: unknown) => caught);
+        expect(finished).toBe(false);
+        expect((error as TRPCError).cause).toMatchObject({ name: 'AbortError' });
+        expect(await running).toEqual({ id: 'b' });
+        expect(await factory({ user: null }).post({ id: 'b' })).toEqual({ id: 'b' });
+        expect(load.runs).toBe(1);
       });
 
       it('never serves one scope to another, and does not cache a null scope', async () => {
@@ -477,6 +594,50 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const hit = await call();
         expect(hit).toEqual({ ...miss, source: 'hit' });
       });
+
+      it('reports the call that ran the resolver as a miss and the calls that waited for it as hits', async () => {
+        const cache = createCache(subject.backend, {
+          prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
+          onError: () => {},
+        });
+        caches.push(cache);
+        const t = initTRPC.context<Ctx>().create();
+        class Money {
+          constructor(readonly cents: number) {}
+        }
+        const router = t.router({
+          post: t.procedure.use(memorize({ expire: 30, cache })).query(async () => {
+            await sleep(30);
+            return { title: 'hello' };
+          }),
+          price: t.procedure.use(memorize({ expire: 30, cache })).query(async () => {
+            await sleep(30);
+            return new Money(5);
+          }),
+        });
+        const call = async (path: 'post' | 'price') => {
+          const getRawInput = async () => undefined;
+          await (router._def.procedures[path] as unknown as (opts: object) => Promise<unknown>)({
+            ctx: { user: null },
+            getRawInput,
+            path,
+            type: 'query',
+            signal: undefined,
+            batchIndex: 0,
+          });
+          return readCall(getRawInput);
+        };
+        const reports = await Promise.all([call('post'), call('post'), call('post')]);
+        expect(reports.map((report) => report?.source)).toEqual(['miss', 'hit', 'hit']);
+        expect(reports.every((report) => report?.stored === true)).toBe(true);
+        expect(new Set(reports.map((report) => report?.expiresAt)).size).toBe(1);
+        // A result the cache could not take: a miss for every call, and not stored.
+        const unstored = await Promise.all([call('price'), call('price')]);
+        expect(unstored.map((report) => [report?.source, report?.stored])).toEqual([
+          ['miss', false],
+          ['miss', false],
+        ]);
+      });
     });
 
     describe('over HTTP', () => {
@@ -488,6 +649,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         100,
       );
       const me = counter((user: string | null) => ({ user }));
+      const upstreamSignals: (AbortSignal | undefined)[] = [];
       let fail = true;
       const flaky = counter(() => {
         if (fail) throw new TRPCError({ code: 'BAD_GATEWAY', message: 'upstream down' });
@@ -505,6 +667,15 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
             .use(memorize({ expire: 60, cache, scope: (ctx) => ctx.user }))
             .query(({ ctx }) => me(ctx.user)),
           flaky: t.procedure.use(memorize({ expire: 60, cache })).query(() => flaky(1)),
+          upstream: t.procedure
+            .input(z.object({ id: z.string() }))
+            .use(memorize({ expire: 60, cache }))
+            .query(async ({ input, signal }) => {
+              upstreamSignals.push(signal);
+              const run = upstreamSignals.length;
+              await setTimeout(300, undefined, { signal });
+              return { id: input.id, run };
+            }),
           bump: t.procedure.use(memorize({ expire: 60, cache })).mutation(() => 'bumped'),
         });
       let router: ReturnType<typeof build>;
@@ -550,6 +721,21 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         );
         expect(post.runs - before).toBe(2);
         expect(new Set(more.map((result) => result.n)).size).toBe(1);
+      });
+
+      it('a request the client aborts does not fail the request that shares its computation', async () => {
+        const api = client(undefined, false);
+        const controller = new AbortController();
+        const aborted = api.upstream.query({ id: 'c1' }, { signal: controller.signal });
+        const kept = api.upstream.query({ id: 'c1' });
+        await until(() => upstreamSignals.length === 1);
+        controller.abort();
+        await expect(aborted).rejects.toBeInstanceOf(TRPCClientError);
+        // The server saw the first request go and aborted its resolver; the second request ran its own.
+        expect(await kept).toEqual({ id: 'c1', run: 2 });
+        expect(upstreamSignals[0]?.aborted).toBe(true);
+        expect(upstreamSignals[1]?.aborted).toBe(false);
+        expect(await api.upstream.query({ id: 'c1' })).toEqual({ id: 'c1', run: 2 });
       });
 
       it('keeps each user to their own entry', async () => {

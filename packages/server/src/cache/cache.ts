@@ -36,6 +36,16 @@ export interface CacheOptions {
   onError?: (event: CacheErrorEvent) => void;
 }
 
+/** @internal What {@link Cache.store} did with a value. */
+export interface StoredEntry {
+  /** The encoded entry, as handed to the backend. */
+  raw: string;
+  /** Absolute expiry in epoch ms; `undefined` for none. */
+  expiresAt: number | undefined;
+  /** `false` when the backend failed to store it. */
+  stored: boolean;
+}
+
 /** Which entries `clear()` removes. */
 export interface ClearOptions {
   /**
@@ -195,11 +205,57 @@ export class Cache {
   }
 
   /**
+   * @internal Like {@link read}, plus the stored string, from which
+   * {@link decodeStored} makes further copies without another backend read.
+   */
+  async readStored(key: string): Promise<{ entry: DecodedEntry; raw: string } | undefined> {
+    const full = this.fullKey(key);
+    let raw: string | null | undefined;
+    try {
+      raw = await this.backend.get(full);
+    } catch (error) {
+      this.report('get', full, error);
+      return undefined;
+    }
+    if (raw == null) return undefined;
+    const entry = this.decodeStored(key, raw);
+    if (entry === undefined || (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()))
+      return undefined;
+    return { entry, raw };
+  }
+
+  /**
+   * @internal A fresh decoded copy of the entry stored under `key` as `raw` (from
+   * {@link readStored} or {@link store}), or `undefined` (reported) when it cannot
+   * be decoded. Does not check the expiry.
+   */
+  decodeStored(key: string, raw: string): DecodedEntry | undefined {
+    const full = this.fullKey(key);
+    try {
+      return decodeEntryMemoized(full, raw);
+    } catch (error) {
+      this.report('decode', full, error);
+      return undefined;
+    }
+  }
+
+  /**
    * @internal Stores `value` for `expire` seconds; returns the absolute expiry
    * (epoch ms, `undefined` for none) or `null` when it was not stored (the
    * value cannot be encoded, or the backend failed). Never throws.
    */
   async write(key: string, value: unknown, expire: number | undefined): Promise<number | undefined | null> {
+    const written = await this.store(key, value, expire);
+    return written?.stored === true ? written.expiresAt : null;
+  }
+
+  /**
+   * @internal Like {@link write}, with the encoded entry: `raw` (for
+   * {@link decodeStored}), the absolute expiry, and whether the backend took it
+   * (`stored: false` when it failed). `undefined` when the value cannot be
+   * encoded. Never throws; failures are reported.
+   */
+  async store(key: string, value: unknown, expire: number | undefined): Promise<StoredEntry | undefined> {
     const full = this.fullKey(key);
     const expiresAt = expire === undefined ? undefined : Date.now() + expire * 1000;
     let raw: string;
@@ -207,9 +263,9 @@ export class Cache {
       raw = encodeEntry(value, expiresAt);
     } catch (error) {
       this.report('encode', full, error);
-      return null;
+      return undefined;
     }
-    return (await this.#store(full, raw, expire)) ? expiresAt : null;
+    return { raw, expiresAt, stored: await this.#store(full, raw, expire) };
   }
 
   /** Hands an encoded entry to the backend; `false` (reported) when it failed. */

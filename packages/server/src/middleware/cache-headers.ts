@@ -31,7 +31,7 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
     const failed = response === undefined || 'error' in response;
     const report = failed ? undefined : readCall(call.getRawInput);
     invalidated.push(failed ? NONE : formatPaths(readInvalidation(call.getRawInput)));
-    if (report === undefined) {
+    if (report === undefined || !report.stored) {
       ttl.push(NONE);
       shareable = false;
       return;

@@ -7,9 +7,15 @@
  * @internal Not exported from the package entry.
  */
 export interface CallReport {
-  /** `'hit'` when served from the cache, `'miss'` when the resolver ran and the result was stored. */
+  /**
+   * `'hit'` when the answer came from the cache (a call that waited for a
+   * concurrent call's computation counts as a hit once that result is stored),
+   * `'miss'` when the resolver ran for it.
+   */
   source: 'hit' | 'miss';
-  /** Absolute expiry of the served entry in epoch ms; `undefined` when it never expires. */
+  /** Whether the answer is in the cache; `false` for a miss whose result could not be stored. */
+  stored: boolean;
+  /** Absolute expiry of the entry in epoch ms; `undefined` when it never expires (or was not stored). */
   expiresAt: number | undefined;
   /** `'public'` when shared by all callers, `'private'` when partitioned by `scope`. */
   visibility: 'public' | 'private';

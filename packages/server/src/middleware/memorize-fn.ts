@@ -42,8 +42,9 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache'];
  * on a plain function). The key is the namespace plus a stable hash of the
  * arguments; concurrent calls with the same arguments run `fn` once; errors are
  * never cached; a cache failure never fails the call. The wrapper keeps `fn`'s
- * signature. A hit returns a fresh copy of the stored value (calls that waited for
- * the same computation share its result object).
+ * signature. Every call gets its own copy of the value, except the one that ran
+ * `fn`, which gets `fn`'s own object; calls that waited for a value the cache
+ * cannot encode (a class instance…) share that object.
  *
  * Two functions with the same name share a namespace, hence entries: give one of
  * them a `namespace` when they compute different things.
@@ -90,7 +91,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       );
     }
     const prefix = `${name}:`;
-    const flight = singleFlight<{ value: TResult }>();
+    const flight = singleFlight<{ value: TResult; raw: string | undefined }>();
 
     async function memorized(this: unknown, ...args: TFnArgs): Promise<TResult> {
       const cache = givenCache ?? CacheManager.instance;
@@ -115,15 +116,19 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
 
       const entry = await cache.read(entryKey);
       if (entry !== undefined) return entry.value as TResult;
+      let ran = false;
       const outcome = await flight(entryKey, async () => {
+        ran = true;
         // Another flight may have stored the entry between our read and now.
-        const stored = await cache.read(entryKey);
-        if (stored !== undefined) return { value: stored.value as TResult };
+        const found = await cache.readStored(entryKey);
+        if (found !== undefined) return { value: found.entry.value as TResult, raw: found.raw };
         const value = await fn.apply(this, args);
-        await cache.write(entryKey, value, expire ?? cache.expire);
-        return { value };
+        return { value, raw: (await cache.store(entryKey, value, expire ?? cache.expire))?.raw };
       });
-      return outcome.value;
+      if (ran || outcome.raw === undefined) return outcome.value;
+      // A call that waited gets its own copy of the stored entry: what one caller mutates, no other sees.
+      const copy = cache.decodeStored(entryKey, outcome.raw);
+      return copy === undefined ? outcome.value : (copy.value as TResult);
     }
     // The wrapper reads as the function it wraps in stack traces and logs.
     Object.defineProperty(memorized, 'name', { value: fn.name || name });

@@ -4,7 +4,7 @@ import { scopeSegment, stableKey, UnkeyableValueError, userKeySegment } from '..
 import { CacheManager } from '../cache/manager.js';
 import { singleFlight } from '../cache/single-flight.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
-import { type CallReport, MEMORIZE_TAG, type MemorizeTag, recordCall } from './call-report.js';
+import { MEMORIZE_TAG, type MemorizeTag, recordCall } from './call-report.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 
 /**
@@ -95,15 +95,25 @@ interface CallOptions {
   type: TRPCProcedureType;
   path: string;
   getRawInput: () => Promise<unknown>;
+  signal: AbortSignal | undefined;
   next: () => Promise<StepResult>;
 }
 type StepResult = { ok: true; data: unknown } | { ok: false; error: unknown };
 
 /** The outcome of one computation, shared by every call that waited for it. */
 interface Outcome {
-  result: StepResult;
-  /** Set when the result is (now) in the cache. */
-  report: CallReport | undefined;
+  /** The value, as the call that ran the computation returns it. */
+  data: unknown;
+  /** `'hit'` when the computation found the entry stored meanwhile, `'miss'` when the resolver ran. */
+  source: 'hit' | 'miss';
+  /**
+   * The entry as encoded for the cache, from which each waiting call decodes its
+   * own copy; `undefined` when the value could not be encoded.
+   */
+  raw: string | undefined;
+  /** Whether the entry is in the cache. */
+  stored: boolean;
+  expiresAt: number | undefined;
 }
 
 // tRPC checks this marker only at compile time (see trpc/trpc#4066).
@@ -120,10 +130,21 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache'];
  *
  * Only queries: on a mutation or subscription every call fails with an error.
  *
- * Calls that waited for the same computation (single-flight) share its result
- * object; every later hit gets a fresh copy from the cache. On a hit nothing after
- * `memorize` in the chain runs (so neither does a `.input()` placed after it: the
- * raw input of a hit already passed validation when it was stored).
+ * Every call gets its own copy of the result: a hit decodes one from the cache,
+ * and calls that waited for a concurrent call's computation (single-flight) each
+ * decode one from the entry it stored. Only the call whose resolver ran gets the
+ * resolver's own object, and calls that waited for a value the cache cannot
+ * encode (a class instance…) share that object.
+ *
+ * Cancellation stays per call: a call whose request is aborted (the resolver's
+ * `signal`) stops waiting at once with its abort reason; the calls waiting with it
+ * carry on. tRPC gives the resolver the signal of the call that runs it, so when
+ * that call is aborted and the resolver fails, a call still waiting runs the
+ * resolver again with its own signal instead of failing with another's abort.
+ *
+ * On a hit nothing after `memorize` in the chain runs (so neither does a
+ * `.input()` placed after it: the raw input of a hit already passed validation
+ * when it was stored).
  *
  * @example
  * ```ts
@@ -194,25 +215,61 @@ export function memorize<TContext = object>(
 
     const entry = await cache.read(entryKey);
     if (entry !== undefined) {
-      recordCall(getRawInput, { source: 'hit', expiresAt: entry.expiresAt, visibility, expire: ttl });
+      recordCall(getRawInput, {
+        source: 'hit',
+        stored: true,
+        expiresAt: entry.expiresAt,
+        visibility,
+        expire: ttl,
+      });
       return { ok: true, data: entry.value, marker } as StepResult;
     }
 
-    const outcome = await flight(entryKey, async (): Promise<Outcome> => {
-      // Another flight may have stored the entry between our read and now.
-      const stored = await cache.read(entryKey);
-      if (stored !== undefined) {
-        const report: CallReport = { source: 'hit', expiresAt: stored.expiresAt, visibility, expire: ttl };
-        return { result: { ok: true, data: stored.value, marker } as StepResult, report };
-      }
-      const result = await opts.next();
-      if (!result.ok) return { result, report: undefined };
-      const expiresAt = await cache.write(entryKey, result.data, ttl);
-      if (expiresAt === null) return { result, report: undefined };
-      return { result, report: { source: 'miss', expiresAt, visibility, expire: ttl } };
+    let ran = false;
+    // tRPC hands the resolver this call's own signal and `next()` cannot replace it, so
+    // the flight cannot give the resolver a signal shared by every waiting call. It lets
+    // a call that aborts stop waiting at once, and when the resolver then fails, a call
+    // still waiting runs it again with its own signal (see singleFlight).
+    const outcome = await flight(
+      entryKey,
+      async (): Promise<Outcome> => {
+        ran = true;
+        // Another flight may have stored the entry between our read and now.
+        const found = await cache.readStored(entryKey);
+        if (found !== undefined) {
+          const { entry, raw } = found;
+          return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
+        }
+        const result = await opts.next();
+        if (!result.ok) throw result.error;
+        const written = await cache.store(entryKey, result.data, ttl);
+        return {
+          data: result.data,
+          source: 'miss',
+          raw: written?.raw,
+          stored: written?.stored === true,
+          expiresAt: written?.expiresAt,
+        };
+      },
+      { signal: opts.signal },
+    );
+
+    let { data, source } = outcome;
+    if (!ran) {
+      // A call that waited gets its own copy, decoded from the stored entry: what one
+      // caller mutates, no other sees. It counts as a hit once the entry is stored.
+      const copy = outcome.raw === undefined ? undefined : cache.decodeStored(entryKey, outcome.raw);
+      if (copy !== undefined) data = copy.value;
+      if (outcome.stored) source = 'hit';
+    }
+    recordCall(getRawInput, {
+      source,
+      stored: outcome.stored,
+      expiresAt: outcome.expiresAt,
+      visibility,
+      expire: ttl,
     });
-    if (outcome.report !== undefined) recordCall(getRawInput, outcome.report);
-    return outcome.result;
+    return { ok: true, data, marker } as StepResult;
   }
 
   const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };

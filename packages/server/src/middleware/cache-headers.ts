@@ -2,6 +2,7 @@ import type { AnyTRPCRouter } from '@trpc/server';
 import type { ResponseMeta, ResponseMetaFn, TRPCRequestInfo } from '@trpc/server/http';
 import { readCall } from './call-report.js';
 import {
+  CACHE_HEADER,
   formatList,
   formatPaths,
   formatSeconds,
@@ -20,6 +21,7 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
   const headers = new Headers();
   const now = Date.now();
   const ttl: string[] = [];
+  const source: string[] = [];
   const invalidated: string[] = [];
   // Cache-Control only when every call is a memorized query that succeeded.
   let shareable = info.calls.length > 0;
@@ -31,6 +33,7 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
     const failed = response === undefined || 'error' in response;
     const report = failed ? undefined : readCall(call.getRawInput);
     invalidated.push(failed ? NONE : formatPaths(readInvalidation(call.getRawInput)));
+    source.push(report?.source ?? NONE);
     if (report === undefined || !report.stored) {
       ttl.push(NONE);
       shareable = false;
@@ -46,6 +49,8 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
   // Sent even when every entry is empty: it tells the client the server speaks this protocol,
   // so the client does not fall back to the static policy for calls that were not cached.
   if (ttl.length > 0) headers.set(TTL_HEADER, ttl.join(', '));
+  const sourceValue = formatList(source);
+  if (sourceValue !== undefined) headers.set(CACHE_HEADER, sourceValue);
   const invalidatedValue = formatList(invalidated);
   if (invalidatedValue !== undefined) headers.set(INVALIDATES_HEADER, invalidatedValue);
   // An entry that never expires gets no max-age: HTTP caches would never hear of its invalidation.
@@ -98,8 +103,13 @@ function mergeHeaders(ours: Headers, app: ResponseMeta['headers']): Headers {
  *
  * For every call of the response, in batch order, it reports the remaining time
  * to live of the memorized result that call returned (a hit or a fresh miss) in
- * the `trpc-memory-ttl` header, and for mutations using {@link invalidates} the
- * invalidated paths in `trpc-memory-invalidates`. It sets `Cache-Control`:
+ * the `trpc-memory-ttl` header, whether it was a cache `hit` or a `miss` in
+ * `trpc-memory-cache` (`-` for a call not memorized or failed), and for mutations
+ * using {@link invalidates} the invalidated paths in `trpc-memory-invalidates`.
+ * `@trpc-memory/client` exposes both per query through `getCacheHint`. For
+ * example `trpc-memory-ttl: 42.180, -` and `trpc-memory-cache: hit, -` describe a
+ * batch whose first call was answered from the cache (its entry has 42.18 s
+ * left) and whose second was not memorized. It sets `Cache-Control`:
  * `public, max-age=N` only when every call of the response is a public memorized
  * query without error, `private, max-age=N` when every call is memorized and
  * without error but one of them is scoped (`memorize({ scope })`), nothing
@@ -115,7 +125,7 @@ function mergeHeaders(ours: Headers, app: ResponseMeta['headers']): Headers {
  * as fresh for the full `expire` from when it arrives, which can exceed what the
  * server's entry has left; use `httpBatchLink` or `httpLink` where that matters.
  *
- * When the API is on another origin, list `trpc-memory-ttl`,
+ * When the API is on another origin, list `trpc-memory-ttl`, `trpc-memory-cache`,
  * `trpc-memory-policy` and `trpc-memory-invalidates` in your CORS
  * `Access-Control-Expose-Headers`, or the browser hides them from the client.
  *

@@ -8,6 +8,12 @@
  *   call returned nothing memorized (not memorized, not cached, or failed). Sent
  *   on every response with calls, so its presence tells the client the server
  *   speaks this protocol.
+ * - `trpc-memory-cache`: whether each call's answer came from the cache, `hit`
+ *   (a call that waited for a concurrent call's computation counts as a hit once
+ *   that result is stored) or `miss` (the resolver ran for it, its result stored
+ *   or not), `-` when the call was not memorized or failed. Sent when some entry
+ *   is not `-`; a separate header, so clients that predate it read
+ *   `trpc-memory-ttl` unchanged.
  * - `trpc-memory-policy`: sent instead of `trpc-memory-ttl` when headers leave
  *   before the calls run (`httpBatchStreamLink`): each call's static `expire`.
  * - `trpc-memory-invalidates`: the procedure paths whose cached results a
@@ -20,6 +26,8 @@
  * @internal
  */
 export const TTL_HEADER = 'trpc-memory-ttl';
+/** @internal */
+export const CACHE_HEADER = 'trpc-memory-cache';
 /** @internal */
 export const POLICY_HEADER = 'trpc-memory-policy';
 /** @internal */

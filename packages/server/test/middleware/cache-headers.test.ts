@@ -18,6 +18,10 @@ interface Ctx {
 const t = initTRPC.context<Ctx>().create();
 const id = z.object({ id: z.string() });
 const forever = createCache(new MemoryBackend(), { prefix: 'forever' });
+const quiet = createCache(new MemoryBackend(), { prefix: 'quiet', onError: () => {} });
+class Money {
+  constructor(readonly cents: number) {}
+}
 
 const appRouter = t.router({
   fast: t.procedure
@@ -41,6 +45,17 @@ const appRouter = t.router({
     .use(memorize({ cache: forever }))
     .query(({ input }) => input.id),
   plain: t.procedure.input(id).query(({ input }) => input.id),
+  unstorable: t.procedure
+    .input(id)
+    .use(memorize({ expire: 5, cache: quiet }))
+    .query(() => new Money(5)),
+  slowly: t.procedure
+    .input(id)
+    .use(memorize({ expire: 5 }))
+    .query(async ({ input }) => {
+      await sleep(100);
+      return input.id;
+    }),
   broken: t.procedure
     .input(id)
     .use(memorize({ expire: 5 }))
@@ -110,6 +125,60 @@ describe('cacheHeaders(): per-call TTL report', () => {
   });
 });
 
+describe('cacheHeaders(): per-call hit or miss', () => {
+  it('reports a miss, then a hit, per call in batch order, with "-" for a call not memorized', async () => {
+    const a = fresh();
+    const first = await server.batch([
+      ['fast', a],
+      ['plain', a],
+      ['slow', a],
+    ]);
+    expect(entries(first, 'trpc-memory-cache')).toEqual(['miss', '-', 'miss']);
+    const second = await server.batch([
+      ['slow', a],
+      ['plain', a],
+      ['fast', fresh()],
+      ['fast', a],
+    ]);
+    expect(entries(second, 'trpc-memory-cache')).toEqual(['hit', '-', 'miss', 'hit']);
+  });
+
+  it('is absent when no call of the response was memorized or every one failed', async () => {
+    const response = await server.batch([
+      ['plain', fresh()],
+      ['broken', fresh()],
+      ['mine', fresh()],
+    ]);
+    expect(response.headers.get('trpc-memory-cache')).toBeNull();
+    expect(entries(response, 'trpc-memory-ttl')).toEqual(['-', '-', '-']);
+  });
+
+  it('reports a miss whose result could not be stored with no TTL and no Cache-Control', async () => {
+    const input = fresh();
+    for (let i = 0; i < 2; i++) {
+      const response = await server.batch([['unstorable', input]]);
+      expect(entries(response, 'trpc-memory-cache')).toEqual(['miss']);
+      expect(entries(response, 'trpc-memory-ttl')).toEqual(['-']);
+      expect(response.headers.get('cache-control')).toBeNull();
+    }
+  });
+
+  it('reports a request that waited for a concurrent computation as a hit', async () => {
+    const input = fresh();
+    const responses = await Promise.all([
+      server.batch([['slowly', input]]),
+      server.batch([['slowly', input]]),
+    ]);
+    expect(responses.map((response) => entries(response, 'trpc-memory-cache')?.[0]).sort()).toEqual([
+      'hit',
+      'miss',
+    ]);
+    const [ttlA, ttlB] = responses.map((response) => Number(entries(response, 'trpc-memory-ttl')?.[0]));
+    expect(ttlA).toBeGreaterThan(4.5);
+    expect(ttlB).toBeGreaterThan(4.5);
+  });
+});
+
 describe('cacheHeaders(): Cache-Control', () => {
   it('is public with the smallest remaining TTL in whole seconds when every call is a public memorized query', async () => {
     const response = await server.batch([
@@ -169,6 +238,7 @@ describe('cacheHeaders(): streamed responses (httpBatchStreamLink)', () => {
     await response.text();
     expect(entries(response, 'trpc-memory-policy')).toEqual(['5.000', '-', 'inf']);
     expect(response.headers.get('trpc-memory-ttl')).toBeNull();
+    expect(response.headers.get('trpc-memory-cache')).toBeNull();
     expect(response.headers.get('cache-control')).toBeNull();
   });
 
@@ -240,5 +310,7 @@ describe('cacheHeaders() with the fetch adapter', () => {
     expect(fast).toBeGreaterThan(0.25);
     expect(fast).toBeLessThanOrEqual(0.4);
     expect(miss.headers.get('cache-control')).toBe('public, max-age=0');
+    expect(entries(miss, 'trpc-memory-cache')).toEqual(['miss', 'miss']);
+    expect(entries(await handle(), 'trpc-memory-cache')).toEqual(['hit', 'hit']);
   });
 });

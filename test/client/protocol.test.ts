@@ -6,6 +6,7 @@ import * as server from '../../packages/server/src/middleware/hint-headers.js';
 describe('the hint headers', () => {
   it('have the same names on both sides', () => {
     expect(client.TTL_HEADER).toBe(server.TTL_HEADER);
+    expect(client.CACHE_HEADER).toBe(server.CACHE_HEADER);
     expect(client.POLICY_HEADER).toBe(server.POLICY_HEADER);
     expect(client.INVALIDATES_HEADER).toBe(server.INVALIDATES_HEADER);
   });
@@ -21,6 +22,8 @@ describe('the hint headers', () => {
       Number.POSITIVE_INFINITY,
       null,
     ]);
+    const sources = server.formatList(['hit', server.NONE, 'miss']);
+    expect(client.parseList(sources)?.map(client.parseSource)).toEqual(['hit', undefined, 'miss']);
     const paths = server.formatPaths(['post.byId', 'odd path']);
     expect(client.parsePaths(paths)).toEqual(['post.byId', 'odd path']);
     expect(client.parsePaths(server.formatPaths([]))).toEqual([]);

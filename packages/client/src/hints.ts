@@ -9,6 +9,8 @@ export interface Hint {
    * `null` when the server memorized nothing for this call.
    */
   staleAt: number | null;
+  /** `'hit'` or `'miss'` as the server reported it; `undefined` when it did not say. */
+  source: 'hit' | 'miss' | undefined;
 }
 
 /** A successful mutation, as the link saw it. @internal */

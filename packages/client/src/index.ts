@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+export { type CacheHint, type GetCacheHintOptions, getCacheHint } from './cache-hint.js';
 export { type CacheHints, createCacheHints } from './hints.js';
 export {
   type CreateMemoHooksOptions,

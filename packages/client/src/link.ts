@@ -3,11 +3,13 @@ import type { AnyTRPCClientTypes, AnyTRPCRouter } from '@trpc/server';
 import type { Observable, Observer } from '@trpc/server/observable';
 import { type CacheHints, defaultHints } from './hints.js';
 import {
+  CACHE_HEADER,
   INVALIDATES_HEADER,
   POLICY_HEADER,
   parseList,
   parsePaths,
   parseSeconds,
+  parseSource,
   TTL_HEADER,
 } from './protocol.js';
 
@@ -149,6 +151,14 @@ function pickMilliseconds(list: string[], index: number | undefined, hints: Cach
   return Math.min(...(values as number[]));
 }
 
+/** This call's hit-or-miss entry; `undefined` when it cannot tell which entry is its own. */
+function pickSource(list: string[] | undefined, index: number | undefined): 'hit' | 'miss' | undefined {
+  if (list === undefined) return undefined;
+  if (index !== undefined) return parseSource(list[index]);
+  // Without the batch order, only a batch whose calls all agree says anything about each.
+  return list.every((entry) => entry === list[0]) ? parseSource(list[0]) : undefined;
+}
+
 /** The paths this call invalidated. */
 function pickPaths(list: string[], index: number | undefined, hints: CacheHints): string[] {
   if (index !== undefined) return parsePaths(list[index] ?? '-');
@@ -190,19 +200,24 @@ function recordResult(
   const now = Date.now();
   if (ttl !== undefined) {
     const ms = pickMilliseconds(ttl, index, hints);
+    const source = pickSource(parseList(headers?.get(CACHE_HEADER)), index);
     // Counted from when the request left: the server's clock started no earlier.
-    hints.record(op.path, op.input, { receivedAt: now, staleAt: ms === null ? null : sentAt + ms });
+    hints.record(op.path, op.input, { receivedAt: now, staleAt: ms === null ? null : sentAt + ms, source });
   } else if (policy !== undefined) {
     const ms = pickMilliseconds(policy, index, hints);
-    hints.record(op.path, op.input, { receivedAt: now, staleAt: ms === null ? null : now + ms });
+    hints.record(op.path, op.input, {
+      receivedAt: now,
+      staleAt: ms === null ? null : now + ms,
+      source: undefined,
+    });
   }
 }
 
 /**
  * A tRPC link that reads the cache hints the server's `cacheHeaders()` puts on
- * each response (the remaining TTL of every memorized result, the paths a
- * mutation invalidated) so that `mirrorServerTtl` can mirror them into React
- * Query. Put it before the terminating link; with `httpBatchLink` or
+ * each response (the remaining TTL of every memorized result, whether it was a
+ * cache hit, the paths a mutation invalidated) so that `mirrorServerTtl` can
+ * mirror them into React Query and `getCacheHint` can tell them per query. Put it before the terminating link; with `httpBatchLink` or
  * `httpBatchStreamLink` also pass `headers: cacheHintsHeaders()` so each query of a
  * batch gets its own TTL. It changes no request and no result.
  *

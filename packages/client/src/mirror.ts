@@ -1,4 +1,5 @@
 import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
+import { attachHints } from './cache-hint.js';
 import { type CacheHints, defaultHints } from './hints.js';
 import { parseQueryKey } from './query-key.js';
 
@@ -77,7 +78,8 @@ function invalidOption(option: string, value: unknown, allowed: string): TypeErr
  * says.
  *
  * Needs `cacheHintsLink()` in the tRPC client's links and `cacheHeaders()` on the
- * server. Returns a function that undoes it.
+ * server. Returns a function that undoes it. `getCacheHint(queryClient, queryKey)`
+ * then reads from the same `hints` registry.
  *
  * @example
  * ```ts
@@ -127,6 +129,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
   };
   queryClient.setDefaultOptions({ ...defaults, queries: { ...defaults.queries, staleTime } });
 
+  const detach = attachHints(queryClient, hints);
   // The listener gets the QueryClient as an argument: the registry holds it weakly.
   const stop = hints.onMutation(queryClient, (client, notice) => {
     const paths = new Set(notice.invalidated ?? policy?.[notice.path]?.invalidates ?? []);
@@ -141,6 +144,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
 
   return () => {
     stop();
+    detach();
     const current = queryClient.getDefaultOptions();
     if (current.queries?.staleTime !== staleTime) return;
     const { staleTime: _ours, ...queries } = current.queries;

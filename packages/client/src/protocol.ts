@@ -4,6 +4,9 @@
  *
  * - `trpc-memory-ttl`: remaining time to live in seconds of the memorized result
  *   the call returned (`12.345`), `inf` for no expiry, `-` for nothing memorized;
+ * - `trpc-memory-cache`: `hit` when the call's answer came from the server's
+ *   cache, `miss` when its resolver ran, `-` for nothing memorized; absent from
+ *   servers that predate it (and when no entry says anything);
  * - `trpc-memory-policy`: the static `expire` per call, sent instead when the
  *   headers leave before the calls run (`httpBatchStreamLink`);
  * - `trpc-memory-invalidates`: space-separated, URI-encoded paths a successful
@@ -15,6 +18,8 @@
  * @internal
  */
 export const TTL_HEADER = 'trpc-memory-ttl';
+/** @internal */
+export const CACHE_HEADER = 'trpc-memory-cache';
 /** @internal */
 export const POLICY_HEADER = 'trpc-memory-policy';
 /** @internal */
@@ -39,6 +44,11 @@ export function parseSeconds(entry: string): number | null {
   if (entry === NONE || entry === '') return null;
   const seconds = Number(entry);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null;
+}
+
+/** One `trpc-memory-cache` entry; `undefined` for `-` or an entry this version cannot read. @internal */
+export function parseSource(entry: string | undefined): 'hit' | 'miss' | undefined {
+  return entry === 'hit' || entry === 'miss' ? entry : undefined;
 }
 
 /** One invalidates entry: the paths it names. @internal */

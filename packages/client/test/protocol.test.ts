@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CacheHints } from '../src/hints.js';
 import { createMemoHooks, mirrorServerTtl } from '../src/index.js';
-import { parseList, parsePaths, parseSeconds } from '../src/protocol.js';
+import { parseList, parsePaths, parseSeconds, parseSource } from '../src/protocol.js';
 import { callId, parseQueryKey, queryKeyOf } from '../src/query-key.js';
 
 describe('reading the hint headers', () => {
@@ -16,6 +16,14 @@ describe('reading the hint headers', () => {
     expect(parseSeconds('-')).toBeNull();
     expect(parseSeconds('soon')).toBeNull();
     expect(parseSeconds('-3')).toBeNull();
+  });
+
+  it('reads hit and miss, and anything else as "not said"', () => {
+    expect(parseSource('hit')).toBe('hit');
+    expect(parseSource('miss')).toBe('miss');
+    expect(parseSource('-')).toBeUndefined();
+    expect(parseSource('stale')).toBeUndefined();
+    expect(parseSource(undefined)).toBeUndefined();
   });
 
   it('reads space-separated, URI-encoded paths', () => {
@@ -61,10 +69,10 @@ describe('tRPC query keys', () => {
 describe('the hint registry', () => {
   it('serves the newest hint that arrived before the data', () => {
     const hints = new CacheHints();
-    hints.record('a', 1, { receivedAt: 100, staleAt: 600 });
-    hints.record('a', 1, { receivedAt: 200, staleAt: 900 });
+    hints.record('a', 1, { receivedAt: 100, staleAt: 600, source: 'miss' });
+    hints.record('a', 1, { receivedAt: 200, staleAt: 900, source: 'hit' });
     expect(hints.lookup('a', 1, 150)?.staleAt).toBe(600);
-    expect(hints.lookup('a', 1, 250)?.staleAt).toBe(900);
+    expect(hints.lookup('a', 1, 250)).toEqual({ receivedAt: 200, staleAt: 900, source: 'hit' });
     expect(hints.lookup('a', 1, 50)).toBeUndefined();
     expect(hints.lookup('a', 2, 250)).toBeUndefined();
   });

@@ -9,7 +9,6 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { clearCache, invalidates, memorize, type ResilientClient } from '@trpc-memory/server';
 import { z } from 'zod';
 import type { Activity, CallTrace } from './activity.js';
-import { rememberTrace } from './served-from.js';
 import type { Product, Upstream } from './upstream.js';
 
 export interface RouterDeps {
@@ -46,7 +45,6 @@ export function createAppRouter(deps: RouterDeps) {
   const traced = t.middleware(async ({ path, type, getRawInput, next }) => {
     const raw = (await getRawInput().catch(() => undefined)) as { id?: unknown } | undefined;
     const trace = activity.begin(path, typeof raw?.id === 'string' ? raw.id : '');
-    rememberTrace(getRawInput, trace);
     const result = await next({ ctx: { trace } });
     activity.end(
       trace,

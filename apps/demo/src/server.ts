@@ -14,7 +14,6 @@ import { type CacheErrorEvent, cacheHeaders, initCache, ResilientClient } from '
 import { Activity } from './activity.js';
 import type { DemoConfig } from './config.js';
 import { createAppRouter } from './router.js';
-import { servedFromMeta } from './served-from.js';
 import { startUpstream, type Upstream } from './upstream.js';
 
 /** A running demo. */
@@ -138,7 +137,8 @@ export async function startDemo(config: DemoConfig): Promise<Demo> {
   const trpc = createHTTPHandler({
     router,
     basePath: '/trpc/',
-    responseMeta: cacheHeaders(servedFromMeta()),
+    // Per call: the remaining TTL of its cached result and whether it was a cache hit.
+    responseMeta: cacheHeaders(),
   });
   const page = staticFiles(config.staticDir);
 

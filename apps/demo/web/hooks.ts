@@ -1,5 +1,7 @@
 import type { QueryClient, QueryKey, StaleTimeFunction } from '@tanstack/react-query';
+import { getCacheHint } from '@trpc-memory/client';
 import { useEffect, useState } from 'react';
+import type { ServerAnswer } from './components/QueryCard.js';
 
 /** The current time, re-rendering every `intervalMs`: drives the countdowns. */
 export function useNow(intervalMs = 200): number {
@@ -26,4 +28,18 @@ export function clientFreshFor(queryClient: QueryClient, queryKey: QueryKey): nu
   if (staleTime === 'static') return Number.POSITIVE_INFINITY;
   // Date.now(), not the last tick of useNow: data may have landed since that tick.
   return Math.max(0, query.state.dataUpdatedAt + staleTime - Date.now());
+}
+
+/**
+ * Where the server's answer to the query's current data came from, and when its
+ * cache entry expires: what `cacheHeaders()` reported for that call, read back
+ * with `getCacheHint`. `undefined` before any data.
+ */
+export function serverAnswer(queryClient: QueryClient, queryKey: QueryKey): ServerAnswer | undefined {
+  const hint = getCacheHint(queryClient, queryKey);
+  if (hint === undefined) return undefined;
+  return {
+    source: hint.source === 'hit' ? 'cache' : hint.source === 'miss' ? 'upstream' : undefined,
+    expiresAt: hint.expiresAt,
+  };
 }

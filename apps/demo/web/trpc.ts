@@ -9,7 +9,6 @@ import { QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { cacheHintsHeaders, cacheHintsLink, createMemoHooks, mirrorServerTtl } from '@trpc-memory/client';
 import type { AppRouter } from '../src/router.js';
-import { serverAnswerLink, stampBatchIndex } from './serverAnswer.js';
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -27,12 +26,11 @@ mirrorServerTtl(queryClient);
 
 export const client = createTRPCClient<AppRouter>({
   links: [
-    serverAnswerLink(),
     cacheHintsLink(),
     httpBatchLink({
       url: '/trpc',
       // Tells each query of a batch which per-call hint is its own.
-      headers: cacheHintsHeaders(stampBatchIndex),
+      headers: cacheHintsHeaders(),
       // The server sends `Cache-Control: public, max-age=N` for cached queries. The demo
       // wants every request to reach the server so its counters show what happened, so
       // it asks the browser to revalidate; a real app would let the browser cache help.

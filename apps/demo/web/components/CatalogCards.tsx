@@ -1,8 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import type { ProcedureCounters } from '../../src/activity.js';
 import { formatPrice } from '../format.js';
-import { clientFreshFor } from '../hooks.js';
-import { useServerAnswer } from '../serverAnswer.js';
+import { clientFreshFor, serverAnswer } from '../hooks.js';
 import { api } from '../trpc.js';
 import { QueryCard } from './QueryCard.js';
 import { Button } from './ui.js';
@@ -38,7 +37,6 @@ export function CatalogCard({ expire, counters, onRemount }: CardProps) {
   const queryClient = useQueryClient();
   const query = api.catalog.list.useQuery();
   const queryKey = api.catalog.list.queryKey();
-  const answer = useServerAnswer('catalog.list', undefined);
   return (
     <QueryCard
       title="Product catalog"
@@ -48,7 +46,7 @@ export function CatalogCard({ expire, counters, onRemount }: CardProps) {
       status={query.status}
       isFetching={query.isFetching}
       error={describeError(query.error)}
-      answer={answer}
+      answer={serverAnswer(queryClient, queryKey)}
       freshForMs={clientFreshFor(queryClient, queryKey)}
       counters={counters}
       hasData={query.data !== undefined}
@@ -106,7 +104,6 @@ export function ProductCard({
   const queryClient = useQueryClient();
   const query = api.catalog.byId.useQuery({ id: productId });
   const queryKey = api.catalog.byId.queryKey({ id: productId });
-  const answer = useServerAnswer('catalog.byId', { id: productId });
   const restock = api.catalog.restock.useMutation();
   const product = query.data?.product;
   return (
@@ -118,7 +115,7 @@ export function ProductCard({
       status={query.status}
       isFetching={query.isFetching}
       error={describeError(query.error ?? restock.error)}
-      answer={answer}
+      answer={serverAnswer(queryClient, queryKey)}
       freshForMs={clientFreshFor(queryClient, queryKey)}
       counters={counters}
       hasData={product !== undefined}

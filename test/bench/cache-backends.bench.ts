@@ -11,7 +11,7 @@ import { LRUCache } from 'lru-cache';
 import superjson from 'superjson';
 import { decodeEntry, encodeEntry } from '../../packages/server/src/cache/codec.js';
 import { startRedisServer } from '../../packages/server/test/helpers/redis-server.js';
-import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, report } from './lib.js';
+import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, payload, report } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A private Redis for the clear measurement, so the keyspace size is ours. */
@@ -23,24 +23,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function assertHit(read: () => Promise<{ value: unknown } | undefined>, what: string): Promise<void> {
   const entry = await read();
   if (JSON.stringify(entry?.value) !== JSON.stringify(payload())) throw new Error(`${what}: not a hit`);
-}
-
-/** A ~1 KB JSON object, the payload every cache benchmark of this repository uses. */
-function payload(i = 0): Record<string, unknown> {
-  return {
-    id: `post-${i}`,
-    title: 'Caching tRPC query results in Redis without surprises',
-    author: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', verified: true },
-    tags: ['trpc', 'cache', 'redis', 'typescript', 'performance'],
-    stats: { views: 12_345, likes: 678, comments: 90, score: 4.75 },
-    body: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(8),
-    comments: Array.from({ length: 4 }, (_, j) => ({
-      id: j,
-      by: `user-${j}`,
-      text: 'Nice post!',
-      at: 1_700_000_000 + j,
-    })),
-  };
 }
 
 /** The same shape with the types superjson users return: Dates, a Map, a BigInt, an undefined field. */

@@ -70,3 +70,21 @@ export function report(
 }
 
 export const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** A ~1 KB JSON object, the payload every cache benchmark of this repository uses. */
+export function payload(i = 0): Record<string, unknown> {
+  return {
+    id: `post-${i}`,
+    title: 'Caching tRPC query results in Redis without surprises',
+    author: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', verified: true },
+    tags: ['trpc', 'cache', 'redis', 'typescript', 'performance'],
+    stats: { views: 12_345, likes: 678, comments: 90, score: 4.75 },
+    body: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(8),
+    comments: Array.from({ length: 4 }, (_, j) => ({
+      id: j,
+      by: `user-${j}`,
+      text: 'Nice post!',
+      at: 1_700_000_000 + j,
+    })),
+  };
+}

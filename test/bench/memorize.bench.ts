@@ -10,25 +10,7 @@ import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { Cacheable } from 'cacheable';
 import { z } from 'zod';
-import { bestOf, fmt, opsPerSecond, report } from './lib.js';
-
-/** A ~1 KB JSON object, the payload every cache benchmark of this repository uses. */
-function payload(i = 0): Record<string, unknown> {
-  return {
-    id: `post-${i}`,
-    title: 'Caching tRPC query results in Redis without surprises',
-    author: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', verified: true },
-    tags: ['trpc', 'cache', 'redis', 'typescript', 'performance'],
-    stats: { views: 12_345, likes: 678, comments: 90, score: 4.75 },
-    body: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(8),
-    comments: Array.from({ length: 4 }, (_, j) => ({
-      id: j,
-      by: `user-${j}`,
-      text: 'Nice post!',
-      at: 1_700_000_000 + j,
-    })),
-  };
-}
+import { bestOf, fmt, opsPerSecond, payload, report } from './lib.js';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 

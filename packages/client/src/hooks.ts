@@ -283,13 +283,18 @@ const methods: Record<string, Method> = {
 export function createMemoHooks<TRouter extends AnyTRPCRouter>(
   options: CreateMemoHooksOptions<TRouter>,
 ): MemoHooks<TRouter> {
-  const client = getUntypedClient(options?.client) as UntypedClient | undefined;
-  const setup: Setup = { client: client as UntypedClient, abortOnUnmount: options.abortOnUnmount === true };
+  const given: unknown = options?.client;
+  // getUntypedClient reads a symbol off its argument: guard first so a missing client gets this message.
+  const client =
+    (typeof given === 'object' && given !== null) || typeof given === 'function'
+      ? (getUntypedClient(given as TRPCClient<TRouter>) as UntypedClient | undefined)
+      : undefined;
   if (client === undefined) {
     throw new TypeError(
-      'createMemoHooks(): option "client" must be a client made by createTRPCClient<AppRouter>(…)',
+      `createMemoHooks(): option "client" must be a client made by createTRPCClient<AppRouter>(…), got ${given === null ? 'null' : typeof given}`,
     );
   }
+  const setup: Setup = { client, abortOnUnmount: options.abortOnUnmount === true };
   const proxies = new Map<string, unknown>();
   const proxyAt = (segments: readonly string[]): unknown => {
     const id = segments.join('\u0000');

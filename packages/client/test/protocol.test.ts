@@ -99,4 +99,10 @@ describe('mistakes', () => {
       /option "client" must be a client made by createTRPCClient/,
     );
   });
+
+  it('createMemoHooks names the missing client instead of failing inside tRPC', () => {
+    expect(() => createMemoHooks({} as never)).toThrow(/option "client" must be a client .*got undefined/);
+    expect(() => createMemoHooks({ client: null } as never)).toThrow(/got null/);
+    expect(() => createMemoHooks(undefined as never)).toThrow(/option "client" must be a client/);
+  });
 });

@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import ky, { type KyInstance, type Options as KyOptions } from 'ky';
+import ky, { HTTPError, type KyInstance, type Options as KyOptions } from 'ky';
 import { Agent } from 'undici';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { type DefaultRetryOptions, defaultRetryPolicy } from '../resilience/default-retry.js';
@@ -264,7 +264,8 @@ export class ResilientClient {
   /**
    * GET `path` with retries; returns the parsed JSON body, or the text when the
    * body is not JSON (`''` when empty). After the last attempt it throws the
-   * underlying error: ky's `HTTPError` (with `response`), `TimeoutError`, or
+   * underlying error: ky's `HTTPError` (with `response`; its body is discarded
+   * to free the connection, the status and headers stay), `TimeoutError`, or
    * fetch's `TypeError` for network failures.
    *
    * @example
@@ -367,13 +368,22 @@ export class ResilientClient {
   async #fetchBody(url: string, options: RequestOptions): Promise<unknown> {
     const { signal, headers } = options;
     const client = this.#client();
-    // Per-call options cost a merge with the instance defaults: skip it when there are none.
-    const response = await (signal === undefined && headers === undefined
-      ? client.get(url)
-      : client.get(url, {
-          ...(signal === undefined ? {} : { signal }),
-          ...(headers === undefined ? {} : { headers }),
-        }));
+    let response: Response;
+    try {
+      // Per-call options cost a merge with the instance defaults: skip it when there are none.
+      response = await (signal === undefined && headers === undefined
+        ? client.get(url)
+        : client.get(url, {
+            ...(signal === undefined ? {} : { signal }),
+            ...(headers === undefined ? {} : { headers }),
+          }));
+    } catch (error) {
+      // ky leaves an error response's body unread, and an unread body holds its
+      // pooled connection until garbage collection: with a large error page the
+      // retry (or the next request) would wait for a free connection and time out.
+      if (error instanceof HTTPError) void error.response.body?.cancel().catch(() => undefined);
+      throw error;
+    }
     const text = await response.text();
     if (text === '') return '';
     try {

@@ -131,6 +131,23 @@ describe('ResilientClient retries and errors (real servers on 127.0.0.1)', () =>
     await expect(client.getJson('stall')).rejects.toMatchObject({ code: 'GATEWAY_TIMEOUT' });
   });
 
+  it('frees the connection of a large error response, so the retry does not wait for it', async () => {
+    // 2 MB is well past what undici buffers on its own: an unread body would
+    // hold the only pooled connection and the second attempt would time out.
+    const page = 'x'.repeat(2_000_000);
+    await using server = await startServer((_req, res, i) =>
+      i === 0 ? reply(res, 503, page) : reply(res, 200, { ok: true }),
+    );
+    await using client = new ResilientClient({
+      baseUrl: server.url,
+      maxConnections: 1,
+      timeout: 1,
+      ...fast,
+    });
+    await expect(client.getRaw('big-error')).resolves.toEqual({ ok: true });
+    expect(server.requests).toHaveLength(2);
+  });
+
   it('honours Retry-After on a 429 when asked to', async () => {
     await using server = await startServer((_req, res, i) =>
       i === 0 ? reply(res, 429, 'slow down', { 'retry-after': '0' }) : reply(res, 200, { ok: 1 }),

@@ -82,6 +82,11 @@ export function checkCacheOptions(where: string, options: CacheOptions): void {
   }
 }
 
+/** Absolute expiry in epoch ms of an entry stored now for `expire` seconds; `undefined` for none. */
+function expiresAtOf(expire: number | undefined): number | undefined {
+  return expire === undefined ? undefined : Date.now() + expire * 1000;
+}
+
 function defaultOnError(): (event: CacheErrorEvent) => void {
   const last = new Map<string, number>();
   return (event) => {
@@ -146,7 +151,7 @@ export class Cache {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     assertExpire('cache.set()', options.expire);
     const expire = options.expire ?? this.expire;
-    const expiresAt = expire === undefined ? undefined : Date.now() + expire * 1000;
+    const expiresAt = expiresAtOf(expire);
     await this.#store(this.fullKey(key), encodeEntry(value, expiresAt), expire);
   }
 
@@ -184,24 +189,10 @@ export class Cache {
    */
   async read(key: string): Promise<DecodedEntry | undefined> {
     const full = this.fullKey(key);
-    let raw: string | undefined;
-    try {
-      const pending = this.backend.get(full);
-      // Synchronous backends (memory) answer without a promise: skip the extra tick.
-      raw = typeof pending === 'string' || pending === undefined ? pending : await pending;
-    } catch (error) {
-      this.report('get', full, error);
-      return undefined;
-    }
-    if (raw == null) return undefined; // also a custom backend answering null
-    try {
-      const entry = decodeEntryMemoized(full, raw);
-      if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return undefined;
-      return entry;
-    } catch (error) {
-      this.report('decode', full, error);
-      return undefined;
-    }
+    const got = this.#get(full);
+    // Synchronous backends (memory) answer without a promise: skip the extra tick.
+    const raw = typeof got === 'string' || got === undefined ? got : await got;
+    return raw === undefined ? undefined : this.#live(full, raw);
   }
 
   /**
@@ -210,18 +201,38 @@ export class Cache {
    */
   async readStored(key: string): Promise<{ entry: DecodedEntry; raw: string } | undefined> {
     const full = this.fullKey(key);
-    let raw: string | null | undefined;
+    const got = this.#get(full);
+    const raw = typeof got === 'string' || got === undefined ? got : await got;
+    const entry = raw === undefined ? undefined : this.#live(full, raw);
+    return entry === undefined ? undefined : { entry, raw: raw as string };
+  }
+
+  /** The backend's string under `full`, or `undefined` when absent or when the read failed (reported). */
+  #get(full: string): string | undefined | Promise<string | undefined> {
+    let pending: ReturnType<CacheBackend['get']> | null;
     try {
-      raw = await this.backend.get(full);
+      pending = this.backend.get(full);
     } catch (error) {
       this.report('get', full, error);
       return undefined;
     }
-    if (raw == null) return undefined;
-    const entry = this.decodeStored(key, raw);
+    // `?? undefined`: a custom backend may answer null.
+    if (typeof pending === 'string' || pending == null) return pending ?? undefined;
+    return pending.then(
+      (raw) => raw ?? undefined,
+      (error: unknown) => {
+        this.report('get', full, error);
+        return undefined;
+      },
+    );
+  }
+
+  /** The decoded entry unless it has expired; `undefined` (reported) when it cannot be decoded. */
+  #live(full: string, raw: string): DecodedEntry | undefined {
+    const entry = this.#decode(full, raw);
     if (entry === undefined || (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()))
       return undefined;
-    return { entry, raw };
+    return entry;
   }
 
   /**
@@ -230,7 +241,10 @@ export class Cache {
    * be decoded. Does not check the expiry.
    */
   decodeStored(key: string, raw: string): DecodedEntry | undefined {
-    const full = this.fullKey(key);
+    return this.#decode(this.fullKey(key), raw);
+  }
+
+  #decode(full: string, raw: string): DecodedEntry | undefined {
     try {
       return decodeEntryMemoized(full, raw);
     } catch (error) {
@@ -257,7 +271,7 @@ export class Cache {
    */
   async store(key: string, value: unknown, expire: number | undefined): Promise<StoredEntry | undefined> {
     const full = this.fullKey(key);
-    const expiresAt = expire === undefined ? undefined : Date.now() + expire * 1000;
+    const expiresAt = expiresAtOf(expire);
     let raw: string;
     try {
       raw = encodeEntry(value, expiresAt);

@@ -1,6 +1,7 @@
 import { assertExpire, type Cache } from '../cache/cache.js';
 import { stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
+import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
@@ -91,7 +92,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       );
     }
     const prefix = `${name}:`;
-    const flight = singleFlight<{ value: TResult; raw: string | undefined }>();
+    const flight = singleFlight<Computed>();
 
     async function memorized(this: unknown, ...args: TFnArgs): Promise<TResult> {
       const cache = givenCache ?? CacheManager.instance;
@@ -116,19 +117,10 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
 
       const entry = await cache.read(entryKey);
       if (entry !== undefined) return entry.value as TResult;
-      let ran = false;
-      const outcome = await flight(entryKey, async () => {
-        ran = true;
-        // Another flight may have stored the entry between our read and now.
-        const found = await cache.readStored(entryKey);
-        if (found !== undefined) return { value: found.entry.value as TResult, raw: found.raw };
-        const value = await fn.apply(this, args);
-        return { value, raw: (await cache.store(entryKey, value, expire ?? cache.expire))?.raw };
-      });
-      if (ran || outcome.raw === undefined) return outcome.value;
-      // A call that waited gets its own copy of the stored entry: what one caller mutates, no other sees.
-      const copy = cache.decodeStored(entryKey, outcome.raw);
-      return copy === undefined ? outcome.value : (copy.value as TResult);
+      const { data } = await computeThrough(cache, flight, entryKey, expire ?? cache.expire, () =>
+        fn.apply(this, args),
+      );
+      return data as TResult;
     }
     // The wrapper reads as the function it wraps in stack traces and logs.
     Object.defineProperty(memorized, 'name', { value: fn.name || name });

@@ -2,6 +2,7 @@ import type { TRPCMiddlewareFunction, TRPCProcedureType } from '@trpc/server';
 import { assertExpire, type Cache } from '../cache/cache.js';
 import { scopeSegment, stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
+import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { MEMORIZE_TAG, type MemorizeTag, recordCall } from './call-report.js';
@@ -100,22 +101,6 @@ interface CallOptions {
 }
 type StepResult = { ok: true; data: unknown } | { ok: false; error: unknown };
 
-/** The outcome of one computation, shared by every call that waited for it. */
-interface Outcome {
-  /** The value, as the call that ran the computation returns it. */
-  data: unknown;
-  /** `'hit'` when the computation found the entry stored meanwhile, `'miss'` when the resolver ran. */
-  source: 'hit' | 'miss';
-  /**
-   * The entry as encoded for the cache, from which each waiting call decodes its
-   * own copy; `undefined` when the value could not be encoded.
-   */
-  raw: string | undefined;
-  /** Whether the entry is in the cache. */
-  stored: boolean;
-  expiresAt: number | undefined;
-}
-
 // tRPC checks this marker only at compile time (see trpc/trpc#4066).
 const marker = 'middlewareMarker';
 const WHERE = 'memorize()';
@@ -180,7 +165,7 @@ export function memorize<TContext = object>(
   const scopeOf = scope === 'public' ? undefined : scope;
   const visibility = scopeOf === undefined ? 'public' : 'private';
   const namespacePrefix = namespace === undefined ? undefined : `${namespace}:`;
-  const flight = singleFlight<Outcome>();
+  const flight = singleFlight<Computed>();
 
   async function memorizeMiddleware(opts: CallOptions): Promise<StepResult> {
     if (opts.type !== 'query') throw notAQuery(opts.path, opts.type);
@@ -225,50 +210,23 @@ export function memorize<TContext = object>(
       return { ok: true, data: entry.value, marker } as StepResult;
     }
 
-    let ran = false;
     // tRPC hands the resolver this call's own signal and `next()` cannot replace it, so
     // the flight cannot give the resolver a signal shared by every waiting call. It lets
     // a call that aborts stop waiting at once, and when the resolver then fails, a call
     // still waiting runs it again with its own signal (see singleFlight).
-    const outcome = await flight(
+    const { data, source, stored, expiresAt } = await computeThrough(
+      cache,
+      flight,
       entryKey,
-      async (): Promise<Outcome> => {
-        ran = true;
-        // Another flight may have stored the entry between our read and now.
-        const found = await cache.readStored(entryKey);
-        if (found !== undefined) {
-          const { entry, raw } = found;
-          return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
-        }
+      ttl,
+      async () => {
         const result = await opts.next();
         if (!result.ok) throw result.error;
-        const written = await cache.store(entryKey, result.data, ttl);
-        return {
-          data: result.data,
-          source: 'miss',
-          raw: written?.raw,
-          stored: written?.stored === true,
-          expiresAt: written?.expiresAt,
-        };
+        return result.data;
       },
-      { signal: opts.signal },
+      opts.signal,
     );
-
-    let { data, source } = outcome;
-    if (!ran) {
-      // A call that waited gets its own copy, decoded from the stored entry: what one
-      // caller mutates, no other sees. It counts as a hit once the entry is stored.
-      const copy = outcome.raw === undefined ? undefined : cache.decodeStored(entryKey, outcome.raw);
-      if (copy !== undefined) data = copy.value;
-      if (outcome.stored) source = 'hit';
-    }
-    recordCall(getRawInput, {
-      source,
-      stored: outcome.stored,
-      expiresAt: outcome.expiresAt,
-      visibility,
-      expire: ttl,
-    });
+    recordCall(getRawInput, { source, stored, expiresAt, visibility, expire: ttl });
     return { ok: true, data, marker } as StepResult;
   }
 

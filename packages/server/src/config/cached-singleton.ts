@@ -22,5 +22,19 @@ export function cachedSingleton<F extends () => unknown>(
   factory: F,
   context?: ClassMethodDecoratorContext,
 ): Memoized<F> {
-  return singleton(factory, context);
+  const memoized = singleton(factory, context);
+  if (context !== undefined && !context.static && !context.private) {
+    // One shared cache of size 1 would make two instances evict each other's
+    // result, running the factory again at every alternation: give each
+    // instance a singleton of its own, collected with it.
+    const name = context.name;
+    context.addInitializer(function (this: unknown) {
+      Object.defineProperty(this, name, {
+        value: singleton(factory),
+        writable: true,
+        configurable: true,
+      });
+    });
+  }
+  return memoized;
 }

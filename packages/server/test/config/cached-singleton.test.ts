@@ -69,6 +69,27 @@ describe('cachedSingleton()', () => {
     expect(a.builds).toBe(1);
   });
 
+  it('decorated, keeps one result per instance even when instances take turns', async () => {
+    class Service {
+      builds = 0;
+      constructor(readonly name: string) {}
+
+      @cachedSingleton
+      async client(): Promise<{ for: string }> {
+        this.builds++;
+        return { for: this.name };
+      }
+    }
+    const a = new Service('a');
+    const b = new Service('b');
+    for (let round = 0; round < 3; round++) {
+      expect(await a.client()).toEqual({ for: 'a' });
+      expect(await b.client()).toEqual({ for: 'b' });
+    }
+    expect([a.builds, b.builds]).toEqual([1, 1]);
+    expect(await a.client()).toBe(await a.client());
+  });
+
   it('takes zero-argument factories only', () => {
     // @ts-expect-error a factory with parameters is not a singleton
     cachedSingleton((id: string) => id);

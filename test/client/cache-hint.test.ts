@@ -1,6 +1,6 @@
 /** getCacheHint: what the server reported (hit or miss, entry expiry) per query, through each link. */
 import { QueryClient } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import { cacheHintsHeaders, cacheHintsLink, createCacheHints, getCacheHint } from '@trpc-memory/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AppRouter, startServer, type TestServer, TTL, uid } from './fixture.js';
@@ -137,6 +137,38 @@ describe('getCacheHint', () => {
     });
     expect(
       getCacheHint(bare, [['post', 'byId'], { input: { id }, type: 'query' }], { hints: own })?.source,
+    ).toBe('miss');
+  });
+
+  it('forgets the batch position of a failed call, so a later call sharing its context is not misread', async () => {
+    const hints = createCacheHints();
+    // One context object for every call, as an app passing a constant `context` would.
+    const context = { app: 'web' };
+    const batched = createTRPCClient<AppRouter>({
+      links: [cacheHintsLink({ hints }), httpBatchLink({ url: server.url, headers: cacheHintsHeaders() })],
+    });
+    // Call 1 (position 0) succeeds, call 2 (position 1) fails and never reads its position.
+    const results = await Promise.allSettled([
+      batched.post.update.mutate({ id: uid(), title: 't' }, { context }),
+      batched.post.fail.mutate({ id: uid() }, { context }),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected']);
+
+    // Another client numbers its calls from 1 too: its call 2 must not take position 1.
+    const single = createTRPCClient<AppRouter>({
+      links: [cacheHintsLink({ hints }), httpLink({ url: server.url })],
+    });
+    const queryClient = newQueryClient();
+    const fetchVia = (id: string) =>
+      queryClient.fetchQuery({
+        queryKey: [['post', 'byId'], { input: { id }, type: 'query' }],
+        queryFn: () => single.post.byId.query({ id }, { context }),
+      });
+    await fetchVia(uid());
+    const id = uid();
+    await fetchVia(id);
+    expect(
+      getCacheHint(queryClient, [['post', 'byId'], { input: { id }, type: 'query' }], { hints })?.source,
     ).toBe('miss');
   });
 

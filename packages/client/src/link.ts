@@ -52,11 +52,19 @@ interface BatchPosition {
  */
 const batchPositions = new WeakMap<object, Map<number, BatchPosition>>();
 
+/** Takes the operation's batch position out of the registry. */
 function batchPositionOf(op: Operation): BatchPosition | undefined {
   const positions = batchPositions.get(op.context);
   const position = positions?.get(op.id);
-  if (position !== undefined) positions?.delete(op.id);
+  if (position !== undefined) forgetBatchPosition(op);
   return position;
+}
+
+function forgetBatchPosition(op: Operation): void {
+  const positions = batchPositions.get(op.context);
+  if (positions === undefined) return;
+  positions.delete(op.id);
+  if (positions.size === 0) batchPositions.delete(op.context);
 }
 
 /**
@@ -90,14 +98,18 @@ export function cacheHintsHeaders(headers?: BatchHeadersOption): BatchHeadersFun
   };
 }
 
-/** `source` with `onNext` run on each value before it is passed on; what `tap` would do. */
+/**
+ * `source` with `onNext` run on each value before it is passed on, and `onEnd`
+ * once it errs, completes or is unsubscribed; what `tap` + `finalize` would do.
+ */
 function tapNext<TValue, TError>(
   source: Observable<TValue, TError>,
   onNext: (value: TValue) => void,
+  onEnd: () => void,
 ): Observable<TValue, TError> {
   const self = {
     subscribe(observer: Partial<Observer<TValue, TError>>) {
-      return source.subscribe({
+      const subscription = source.subscribe({
         next(value) {
           try {
             onNext(value);
@@ -107,12 +119,20 @@ function tapNext<TValue, TError>(
           observer.next?.(value);
         },
         error(error) {
+          onEnd();
           observer.error?.(error);
         },
         complete() {
+          onEnd();
           observer.complete?.();
         },
       });
+      return {
+        unsubscribe() {
+          onEnd();
+          subscription.unsubscribe();
+        },
+      };
     },
     pipe(...operations: ((source: unknown) => unknown)[]) {
       return operations.reduce((previous, operation) => operation(previous), self as unknown);
@@ -242,8 +262,14 @@ export function cacheHintsLink<TRouter extends AnyTRPCRouter>(
     ({ op, next }) => {
       if (op.type === 'subscription') return next(op);
       const startedAt = Date.now();
-      return tapNext(next(op), (envelope: OperationResultEnvelope<unknown, unknown>) => {
-        recordResult(hints, op, startedAt, envelope.context);
-      });
+      return tapNext(
+        next(op),
+        (envelope: OperationResultEnvelope<unknown, unknown>) => {
+          recordResult(hints, op, startedAt, envelope.context);
+        },
+        // A failed or aborted call never reads its batch position: drop it, or it would
+        // outlive the call (and mislead a call of another client sharing the context).
+        () => forgetBatchPosition(op),
+      );
     };
 }

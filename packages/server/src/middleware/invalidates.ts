@@ -1,8 +1,10 @@
-import type { AnyTRPCRouter, TRPCMiddlewareFunction, TRPCProcedureType } from '@trpc/server';
+import type { AnyTRPCRouter, TRPCProcedureType } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { CacheManager } from '../cache/manager.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { assertKnownOptions } from './memorize-options.js';
 import { INVALIDATES_TAG, type InvalidatesTag, memorizeTagOf, proceduresOf } from './procedure-tags.js';
+import type { MiddlewareOptions, MiddlewareResult } from './trpc-middleware.js';
 
 /**
  * What a function given to {@link invalidates} receives, after the mutation succeeded.
@@ -59,13 +61,6 @@ export interface InvalidatesOptions {
   /** The cache to clear. Default: the memorized procedure's own cache, else the global `CacheManager`. */
   cache?: Cache;
 }
-
-type MiddlewareOptions<TContext, TMeta, TContextOverrides, TInputOut> = Parameters<
-  TRPCMiddlewareFunction<TContext, TMeta, TContextOverrides, TContextOverrides, TInputOut>
->[0];
-type MiddlewareResult<TContextOverrides> = ReturnType<
-  MiddlewareOptions<object, unknown, TContextOverrides, unknown>['next']
->;
 
 /**
  * The middleware {@link invalidates} returns: usable on any mutation whose context
@@ -155,20 +150,7 @@ export function invalidates<TContext = object, TInput = unknown>(
       "an array of procedure paths such as ['post.byId'], or a function of the call returning one",
     );
   }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionError(WHERE, 'options', options, '{ router?, cache? } (or omitted)');
-  }
-  for (const name of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.includes(name)) {
-      const value = (options as Record<string, unknown>)[name];
-      throw new InvalidOptionError(
-        WHERE,
-        name,
-        value,
-        `left out: the known options are ${KNOWN_OPTIONS.join(', ')}`,
-      );
-    }
-  }
+  assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const { router, cache: givenCache } = options;
   if (router !== undefined && typeof router !== 'function') {
     throw new InvalidOptionError(
@@ -183,6 +165,7 @@ export function invalidates<TContext = object, TInput = unknown>(
     throw new InvalidOptionError(WHERE, 'cache', givenCache, 'a cache made by createCache() (or omitted)');
   }
   const staticPaths = typeof paths === 'function' ? undefined : [...new Set(paths)];
+  let staticPathsChecked = false;
 
   function targetOf(path: string, strict: boolean): { cache: Cache | undefined; namespace: string } {
     if (router === undefined) return { cache: givenCache, namespace: path };
@@ -221,9 +204,11 @@ export function invalidates<TContext = object, TInput = unknown>(
         `invalidates() runs after mutations, but "${opts.path}" is a ${opts.type}: use it on the mutation that changes the data.`,
       );
     }
-    // A wrong static path is a programming error: report it before the mutation runs.
-    if (staticPaths !== undefined && router !== undefined) {
+    // A wrong static path is a programming error: report it before the mutation runs
+    // (once they all resolved, the router, part of the app, will not lose them).
+    if (!staticPathsChecked && staticPaths !== undefined && router !== undefined) {
       for (const path of staticPaths) targetOf(path, true);
+      staticPathsChecked = true;
     }
     const result = await opts.next();
     if (!result.ok) return result;

@@ -1,4 +1,4 @@
-import type { TRPCMiddlewareFunction, TRPCProcedureType } from '@trpc/server';
+import type { TRPCProcedureType } from '@trpc/server';
 import { assertExpire, type Cache } from '../cache/cache.js';
 import { scopeSegment, stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
@@ -7,6 +7,7 @@ import { singleFlight } from '../cache/single-flight.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { MEMORIZE_TAG, type MemorizeTag, recordCall } from './call-report.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
+import type { MiddlewareOptions, MiddlewareResult } from './trpc-middleware.js';
 
 /**
  * What a `key` function receives.
@@ -62,14 +63,6 @@ export interface MemorizeOptions<TContext = object> {
   /** The cache to use. Default: the global `CacheManager`, looked up at call time. */
   cache?: Cache;
 }
-
-/** The options tRPC hands a middleware, for any procedure chain. */
-type MiddlewareOptions<TContext, TMeta, TContextOverrides, TInputOut> = Parameters<
-  TRPCMiddlewareFunction<TContext, TMeta, TContextOverrides, TContextOverrides, TInputOut>
->[0];
-type MiddlewareResult<TContextOverrides> = ReturnType<
-  MiddlewareOptions<object, unknown, TContextOverrides, unknown>['next']
->;
 
 /**
  * The middleware {@link memorize} returns: usable in any procedure chain whose

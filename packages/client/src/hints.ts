@@ -21,7 +21,8 @@ export interface MutationNotice {
   invalidated: string[] | undefined;
 }
 
-type Listener<T extends object> = (target: T, notice: MutationNotice) => void;
+/** What `onMutation` calls after each successful mutation. @internal */
+export type Listener<T extends object> = (target: T, notice: MutationNotice) => void;
 
 /** The most hints kept; the oldest are dropped past it, so the registry never grows without bound. */
 const MAX_CALLS = 10_000;
@@ -80,11 +81,18 @@ export class CacheHints {
    * (one per server-side render, say) is not kept alive by the registry.
    */
   onMutation<T extends object>(target: T, listener: Listener<T>): () => void {
+    this.#prune();
     const entry = { target: new WeakRef<object>(target), listener: listener as Listener<object> };
     this.#listeners.add(entry);
     return () => {
       this.#listeners.delete(entry);
     };
+  }
+
+  /** Drops the listeners of collected targets, which an app that never mutates would pile up. */
+  #prune(): void {
+    for (const entry of this.#listeners)
+      if (entry.target.deref() === undefined) this.#listeners.delete(entry);
   }
 
   /** @internal Tells every live listener about a successful mutation. */

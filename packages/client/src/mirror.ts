@@ -1,6 +1,6 @@
 import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
 import { attachHints } from './cache-hint.js';
-import { type CacheHints, defaultHints } from './hints.js';
+import { type CacheHints, defaultHints, type Listener } from './hints.js';
 import { parseQueryKey } from './query-key.js';
 
 /**
@@ -59,6 +59,25 @@ function describe(value: unknown): string {
 
 function invalidOption(option: string, value: unknown, allowed: string): TypeError {
   return new TypeError(`mirrorServerTtl(): option "${option}" must be ${allowed}, got ${describe(value)}`);
+}
+
+/**
+ * The mutation listener of `mirrorServerTtl`. Built out here, not inline, so its
+ * closure cannot capture the QueryClient: the registry holds the QueryClient
+ * weakly and gets it back as an argument, so a forgotten QueryClient (one per
+ * server-side render, say) can be collected.
+ */
+function invalidateOnMutation(policy: CachePolicy | undefined): Listener<QueryClient> {
+  return (client, notice) => {
+    const paths = new Set(notice.invalidated ?? policy?.[notice.path]?.invalidates ?? []);
+    if (paths.size === 0) return;
+    void client.invalidateQueries({
+      predicate: (query) => {
+        const key = parseQueryKey(query.queryKey);
+        return key !== undefined && paths.has(key.path);
+      },
+    });
+  };
 }
 
 /**
@@ -130,17 +149,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
   queryClient.setDefaultOptions({ ...defaults, queries: { ...defaults.queries, staleTime } });
 
   const detach = attachHints(queryClient, hints);
-  // The listener gets the QueryClient as an argument: the registry holds it weakly.
-  const stop = hints.onMutation(queryClient, (client, notice) => {
-    const paths = new Set(notice.invalidated ?? policy?.[notice.path]?.invalidates ?? []);
-    if (paths.size === 0) return;
-    void client.invalidateQueries({
-      predicate: (query) => {
-        const key = parseQueryKey(query.queryKey);
-        return key !== undefined && paths.has(key.path);
-      },
-    });
-  });
+  const stop = hints.onMutation(queryClient, invalidateOnMutation(policy));
 
   return () => {
     stop();

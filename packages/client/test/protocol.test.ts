@@ -1,3 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { QueryClient } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
 import { CacheHints } from '../src/hints.js';
 import { createMemoHooks, mirrorServerTtl } from '../src/index.js';
@@ -86,6 +89,22 @@ describe('the hint registry', () => {
     stop();
     hints.mutated({ path: 'post.remove', invalidated: [] });
     expect(seen).toEqual(['post.update']);
+  });
+
+  it('does not keep a forgotten mirrored QueryClient alive', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const hints = new CacheHints();
+    const forgotten = (() => {
+      const queryClient = new QueryClient();
+      mirrorServerTtl(queryClient, { hints });
+      return new WeakRef(queryClient);
+    })();
+    for (let round = 0; round < 10 && forgotten.deref() !== undefined; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      gc();
+    }
+    expect(forgotten.deref()).toBeUndefined();
   });
 });
 

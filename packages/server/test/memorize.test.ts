@@ -39,6 +39,14 @@ describe('memorize options', () => {
     expect((error as Error).message).toContain(`"${option}"`);
   });
 
+  it('refuses at once a cache lacking a method memorize calls on a miss', () => {
+    // Only what a hit needs: it used to pass the check and fail every miss.
+    const partial = { read: async () => undefined, write: async () => null, expire: undefined };
+    expect(() => memorize({ cache: partial as never })).toThrow(
+      /option "cache" must be a cache made by createCache\(\)/,
+    );
+  });
+
   it('names the value and what is allowed', () => {
     expect(() => memorize({ expire: -5 })).toThrow(
       'memorize(): option "expire" must be a positive finite number of seconds (or omitted), got -5',

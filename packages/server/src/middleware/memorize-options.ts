@@ -25,15 +25,21 @@ export function assertNamespace(where: string, namespace: unknown): asserts name
   }
 }
 
-/** Accepts anything with the cache's internal read/write, so two copies of the package still work together. */
+/**
+ * Accepts anything with the cache methods `memorize`/`memorizeFn` call (not only a
+ * `Cache` of this copy of the package), so two copies of the package still work
+ * together, while a cache missing one of them is refused here rather than failing
+ * every request.
+ */
+const CACHE_METHODS = ['read', 'readStored', 'store', 'decodeStored'] as const;
+
 export function assertCache(where: string, cache: unknown): void {
   if (cache === undefined) return;
-  const candidate = cache as { read?: unknown; write?: unknown } | null;
+  const candidate = cache as Record<string, unknown> | null;
   if (
     candidate === null ||
     typeof candidate !== 'object' ||
-    typeof candidate.read !== 'function' ||
-    typeof candidate.write !== 'function'
+    CACHE_METHODS.some((method) => typeof candidate[method] !== 'function')
   ) {
     throw new InvalidOptionError(where, 'cache', cache, 'a cache made by createCache() (or omitted)');
   }

@@ -154,6 +154,9 @@ export class ResilientClient {
   >;
   readonly #headers: Record<string, string> | undefined;
   readonly #retry: RetryPolicy;
+  /** `#retry` plus the signal `close()` aborts, so that no retry sleeps past shutdown. */
+  #policy: RetryPolicy;
+  #closing: AbortController | undefined;
   #agent: Agent | undefined;
   #ky: KyInstance | undefined;
   #closed = false;
@@ -209,6 +212,7 @@ export class ResilientClient {
     if (beforeRetry !== undefined) retryOptions.beforeSleep = beforeRetry;
     try {
       this.#retry = defaultRetryPolicy('new ResilientClient()', retryOptions);
+      this.#policy = this.#retry;
     } catch (error) {
       // Name the options as this constructor spells them.
       if (error instanceof InvalidOptionError) {
@@ -245,11 +249,14 @@ export class ResilientClient {
   }
 
   /**
-   * Closes the pool once in-flight requests finish. Requests made afterwards
-   * fail with a {@link ResilientClientClosedError}. Safe to call twice.
+   * Closes the pool once in-flight requests finish. A request waiting to retry
+   * and requests made afterwards fail with a {@link ResilientClientClosedError}.
+   * Safe to call twice.
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing?.abort(new ResilientClientClosedError(this.baseUrl));
+    this.#closing = undefined;
     const agent = this.#agent;
     this.#agent = undefined;
     this.#ky = undefined;
@@ -274,8 +281,7 @@ export class ResilientClient {
    * ```
    */
   async getRaw(path: string, params?: QueryParams, options: RequestOptions = {}): Promise<unknown> {
-    const href = this.#url(path, params).href;
-    return runWithRetry(this.#retry, () => this.#fetchBody(href, options), options.signal);
+    return this.#get(this.#url(path, params), options);
   }
 
   /**
@@ -310,8 +316,7 @@ export class ResilientClient {
     const what = () => `GET ${target?.pathname ?? path}`;
     try {
       target = this.#url(path, params);
-      const href = target.href;
-      const body = await runWithRetry(this.#retry, () => this.#fetchBody(href, options), options.signal);
+      const body = await this.#get(target, options);
       return options.schema === undefined
         ? body
         : await validateWithSchema(options.schema, body, `Upstream ${what()}`);
@@ -354,6 +359,8 @@ export class ResilientClient {
       dispatcher: agent,
       ...(this.#headers === undefined ? {} : { headers: this.#headers }),
     };
+    this.#closing = new AbortController();
+    this.#policy = { ...this.#retry, signal: this.#closing.signal };
     this.#agent = agent;
     this.#ky = ky.create(options);
     return this.#ky;
@@ -363,6 +370,13 @@ export class ResilientClient {
     if (this.#ky !== undefined) return this.#ky;
     if (this.#closed) throw new ResilientClientClosedError(this.baseUrl);
     return this.#open();
+  }
+
+  /** GET with the client's retry policy, opening the pool first if needed. */
+  #get(url: URL, options: RequestOptions): Promise<unknown> {
+    this.#client();
+    const href = url.href;
+    return runWithRetry(this.#policy, () => this.#fetchBody(href, options), options.signal);
   }
 
   async #fetchBody(url: string, options: RequestOptions): Promise<unknown> {

@@ -90,25 +90,29 @@ export class RetryError extends TrpcMemoryError {
 /** The longest delay setTimeout honours; longer ones would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Sleeps `seconds`; an abort of `signal` rejects at once with its reason. */
-export function sleep(seconds: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Sleeps `seconds`; an abort of `signal` (or of `other`) rejects at once with
+ * its reason. Two signals rather than `AbortSignal.any`, which would allocate
+ * a signal per sleep and keep it attached to long-lived sources.
+ */
+export function sleep(seconds: number, signal?: AbortSignal, other?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
+    const aborted = signal?.aborted ? signal : other?.aborted ? other : undefined;
+    if (aborted !== undefined) {
+      reject(aborted.reason);
       return;
     }
-    const onAbort = () => {
+    const settle = (error?: { reason: unknown }) => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      signal?.removeEventListener('abort', onAbort);
+      other?.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve();
+      else reject(error.reason);
     };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      Math.min(MAX_TIMER_MS, seconds * 1000),
-    );
+    const onAbort = (event: Event) => settle({ reason: (event.target as AbortSignal).reason });
+    const timer = setTimeout(() => settle(), Math.min(MAX_TIMER_MS, seconds * 1000));
     signal?.addEventListener('abort', onAbort, { once: true });
+    other?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -155,10 +159,12 @@ export function resolveRetryPolicy(where: string, options: RetryOptions): RetryP
 export async function runWithRetry<R>(
   policy: RetryPolicy,
   call: () => R,
-  signal: AbortSignal | undefined = policy.signal,
+  signal?: AbortSignal,
 ): Promise<Awaited<R>> {
+  const own = policy.signal;
   const started = performance.now();
   for (let attempt = 1; ; attempt++) {
+    own?.throwIfAborted();
     signal?.throwIfAborted();
     try {
       return await call();
@@ -173,9 +179,10 @@ export async function runWithRetry<R>(
         if (policy.reraise) throw error;
         throw new RetryError(attempt, error);
       }
+      own?.throwIfAborted();
       signal?.throwIfAborted();
       if (policy.beforeSleep) await policy.beforeSleep(state);
-      await sleep(state.upcomingSleep, signal);
+      await sleep(state.upcomingSleep, signal, own);
     }
   }
 }

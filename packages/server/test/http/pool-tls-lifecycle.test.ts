@@ -92,6 +92,28 @@ describe('ResilientClient pooling, TLS and lifecycle (real servers on 127.0.0.1)
     await expect(pending).resolves.toBe('done');
   });
 
+  it('close() ends a request waiting to retry at once, instead of leaving its sleep running', async () => {
+    await using server = await startServer((_req, res) => reply(res, 503, 'busy'));
+    let sleeping!: () => void;
+    const asleep = new Promise<void>((resolve) => {
+      sleeping = resolve;
+    });
+    // A 30 s wait: without close() interrupting it, this test would time out.
+    // Not started by hand: the first request opens the client.
+    const slow = new ResilientClient({
+      baseUrl: server.url,
+      retryWaitMin: 30,
+      retryWaitMax: 30,
+      beforeRetry: () => sleeping(),
+    });
+    const pending = slow.getJson('x');
+    await asleep;
+    const outcome = expect(pending).rejects.toThrow(ResilientClientClosedError);
+    await slow.close();
+    await outcome;
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('`await using` closes the client at the end of the scope', async () => {
     await using server = await startServer((_req, res) => reply(res, 200, 'ok'));
     let escaped: ResilientClient | undefined;

@@ -113,7 +113,7 @@ export class RedisBackend implements CacheBackend {
   /** Set after a timeout: until then commands fail at once. 0 = not cooling down. */
   #coolUntil = 0;
   /** The client disconnected (or never connected) since it was last ready. */
-  #down = false;
+  #down: boolean;
   #lastError: unknown;
   #closed = false;
   readonly #sliceMs: number;
@@ -186,6 +186,10 @@ export class RedisBackend implements CacheBackend {
     // ioredis' own "Unhandled error event" logging, which is yours to decide.
     if (this.#owned) this.#listeners.push(['error', (error) => (this.#lastError = error)]);
     for (const [event, listener] of this.#listeners) (this.client as EventEmitter).on(event, listener);
+    // A client you pass in may have lost its connection already: no 'close' will tell us,
+    // and waiting for 'ready' would hold each command until commandTimeout.
+    const { status } = this.client;
+    this.#down = status === 'close' || status === 'reconnecting' || status === 'disconnecting';
   }
 
   #markDown(): void {

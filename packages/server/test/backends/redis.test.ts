@@ -165,6 +165,21 @@ describe('RedisBackend fails open', () => {
     client.disconnect();
   });
 
+  it('your client already reconnecting when handed over: commands fail at once, not after commandTimeout', async () => {
+    const port = await closedPort();
+    // The next reconnection attempt is far off: nothing but the client's status says it is down.
+    const client = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 60_000 });
+    client.on('error', () => {});
+    while (client.status !== 'reconnecting') await sleep(5);
+    const { events, onError } = recorder();
+    const backend = new RedisBackend(client, { commandTimeout: 0.2, cooldown: 0 });
+    const cache = createCache(backend, { onError });
+    expect(await cache.get('k')).toBeUndefined();
+    expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(['unavailable']);
+    await backend.close();
+    client.disconnect();
+  });
+
   describe('against a private Redis that stalls or dies', () => {
     let server: RedisServer;
     beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query';
+import type { ReactNode } from 'react';
 import type { ProcedureCounters } from '../../src/activity.js';
 import { formatPrice } from '../format.js';
 import { clientFreshFor, serverAnswer } from '../hooks.js';
@@ -32,6 +33,45 @@ function Stock({ stock }: { stock: number }) {
   );
 }
 
+/** The buttons every card has (refetch, remount), then the card's own. */
+function CardActions({
+  query,
+  onRemount,
+  children,
+}: {
+  query: { refetch: () => Promise<unknown>; isFetching: boolean };
+  onRemount: () => void;
+  children?: ReactNode;
+}) {
+  return (
+    <>
+      <Button
+        onClick={() => void query.refetch()}
+        disabled={query.isFetching}
+        testId="refetch"
+        variant="primary"
+      >
+        Refetch
+      </Button>
+      <Button
+        onClick={onRemount}
+        testId="remount"
+        title="Unmount and mount again: React Query refetches only when the data is stale"
+      >
+        Remount
+      </Button>
+      {children}
+    </>
+  );
+}
+
+/** What a card shows while it has no data. */
+function Placeholder({ status }: { status: 'pending' | 'error' | 'success' }) {
+  return (
+    <div className="placeholder">{status === 'pending' ? 'Waiting for the first answer…' : 'No data'}</div>
+  );
+}
+
 /** `catalog.list`: every product. */
 export function CatalogCard({ expire, counters, onRemount }: CardProps) {
   const queryClient = useQueryClient();
@@ -50,25 +90,7 @@ export function CatalogCard({ expire, counters, onRemount }: CardProps) {
       freshForMs={clientFreshFor(queryClient, queryKey)}
       counters={counters}
       hasData={query.data !== undefined}
-      actions={
-        <>
-          <Button
-            onClick={() => void query.refetch()}
-            disabled={query.isFetching}
-            testId="refetch"
-            variant="primary"
-          >
-            Refetch
-          </Button>
-          <Button
-            onClick={onRemount}
-            testId="remount"
-            title="Unmount and mount again: React Query refetches only when the data is stale"
-          >
-            Remount
-          </Button>
-        </>
-      }
+      actions={<CardActions query={query} onRemount={onRemount} />}
     >
       {query.data ? (
         <table className="products" data-testid="data">
@@ -85,9 +107,7 @@ export function CatalogCard({ expire, counters, onRemount }: CardProps) {
           </tbody>
         </table>
       ) : (
-        <div className="placeholder">
-          {query.status === 'pending' ? 'Waiting for the first answer…' : 'No data'}
-        </div>
+        <Placeholder status={query.status} />
       )}
     </QueryCard>
   );
@@ -120,22 +140,7 @@ export function ProductCard({
       counters={counters}
       hasData={product !== undefined}
       actions={
-        <>
-          <Button
-            onClick={() => void query.refetch()}
-            disabled={query.isFetching}
-            testId="refetch"
-            variant="primary"
-          >
-            Refetch
-          </Button>
-          <Button
-            onClick={onRemount}
-            testId="remount"
-            title="Unmount and mount again: React Query refetches only when the data is stale"
-          >
-            Remount
-          </Button>
+        <CardActions query={query} onRemount={onRemount}>
           <Button
             onClick={() => restock.mutate({ id: productId, amount: 5 })}
             disabled={restock.isPending}
@@ -145,7 +150,7 @@ export function ProductCard({
           >
             {restock.isPending ? 'Restocking…' : 'Restock +5 (mutation)'}
           </Button>
-        </>
+        </CardActions>
       }
     >
       <div className="chips" role="tablist" aria-label="Product">
@@ -177,9 +182,7 @@ export function ProductCard({
           </div>
         </div>
       ) : (
-        <div className="placeholder">
-          {query.status === 'pending' ? 'Waiting for the first answer…' : 'No data'}
-        </div>
+        <Placeholder status={query.status} />
       )}
     </QueryCard>
   );

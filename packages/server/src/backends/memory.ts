@@ -2,7 +2,14 @@ import { LRUCache } from 'lru-cache';
 import { InvalidOptionError } from '../errors.js';
 import type { CacheBackend } from './types.js';
 
-/** Options of {@link MemoryBackend}. */
+/**
+ * Options of {@link MemoryBackend}.
+ *
+ * @example
+ * ```ts
+ * new MemoryBackend({ maxEntries: 5_000, maxBytes: 50_000_000, purgeInterval: 30 });
+ * ```
+ */
 export interface MemoryBackendOptions {
   /**
    * Most entries kept; past it the least recently used entry is evicted.

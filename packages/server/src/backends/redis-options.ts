@@ -1,6 +1,11 @@
 /**
  * Options of `RedisBackend`. Kept apart from the backend itself so the main entry
  * can name them (for `initCache`) without importing ioredis.
+ *
+ * @example
+ * ```ts
+ * new RedisBackend('redis://127.0.0.1:6379', { commandTimeout: 0.25, cooldown: 2 });
+ * ```
  */
 export interface RedisBackendOptions {
   /**

@@ -6,7 +6,15 @@ import type { CacheBackend } from './types.js';
 
 export type { RedisBackendOptions } from './redis-options.js';
 
-/** An ioredis client the backend can use: a single node or a cluster, in either reply mapping. */
+/**
+ * An ioredis client the backend can use: a single node or a cluster, in either reply mapping.
+ *
+ * @example
+ * ```ts
+ * const client: RedisClient = new Cluster([{ host: '127.0.0.1', port: 7000 }]);
+ * const backend = new RedisBackend(client);
+ * ```
+ */
 export type RedisClient = Redis | Redis<'resp3'> | Cluster | Cluster<'resp3'>;
 
 /**

@@ -1,4 +1,11 @@
-/** A value that may or may not be wrapped in a promise. */
+/**
+ * A value that may or may not be wrapped in a promise.
+ *
+ * @example
+ * ```ts
+ * const get = (key: string): MaybePromise<string | undefined> => map.get(key); // a synchronous backend
+ * ```
+ */
 export type MaybePromise<T> = T | Promise<T>;
 
 /**

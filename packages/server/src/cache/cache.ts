@@ -3,7 +3,16 @@ import { InvalidOptionError } from '../errors.js';
 import { type DecodedEntry, encodeEntry } from './codec.js';
 import { decodeEntryMemoized } from './decode-memo.js';
 
-/** What failed, reported through {@link CacheOptions.onError}. Requests never fail for it. */
+/**
+ * What failed, reported through {@link CacheOptions.onError}. Requests never fail for it.
+ *
+ * @example
+ * ```ts
+ * createCache(backend, {
+ *   onError: ({ operation, key, backend, error }) => logger.warn({ operation, key, backend, error }, 'cache failure'),
+ * });
+ * ```
+ */
 export interface CacheErrorEvent {
   /** The operation that failed. */
   operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode';
@@ -14,7 +23,15 @@ export interface CacheErrorEvent {
   error: unknown;
 }
 
-/** Options of {@link createCache} and `CacheManager.init`. */
+/**
+ * Options of {@link createCache} and `CacheManager.init`.
+ *
+ * @example
+ * ```ts
+ * const options: CacheOptions = { prefix: 'app', expire: 60 }; // one minute by default
+ * CacheManager.init(new MemoryBackend(), options);
+ * ```
+ */
 export interface CacheOptions {
   /**
    * Prepended to every key as `${prefix}:`; `clear()` removes exactly the keys
@@ -46,7 +63,16 @@ export interface StoredEntry {
   stored: boolean;
 }
 
-/** Which entries `clear()` removes. */
+/**
+ * Which entries `clear()` removes.
+ *
+ * @example
+ * ```ts
+ * await clearCache(); // every entry of the prefix
+ * await clearCache({ namespace: 'post.byId' }); // one procedure's results
+ * await CacheManager.clear({ key: 'my-key' }); // exactly one key
+ * ```
+ */
 export interface ClearOptions {
   /**
    * Only the entries of this namespace: the keys `${prefix}:${namespace}:…`
@@ -57,7 +83,14 @@ export interface ClearOptions {
   key?: string;
 }
 
-/** Options of {@link Cache.set}. */
+/**
+ * Options of {@link Cache.set}.
+ *
+ * @example
+ * ```ts
+ * await CacheManager.set('my-key', { data: 'value' }, { expire: 10 }); // ten seconds
+ * ```
+ */
 export interface SetOptions {
   /** Time to live in seconds; omitted → the cache's default `expire`; neither → no expiry. */
   expire?: number;

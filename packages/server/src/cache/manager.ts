@@ -84,7 +84,15 @@ export const CacheManager = {
   },
 };
 
-/** Options of {@link initCache}. */
+/**
+ * Options of {@link initCache}.
+ *
+ * @example
+ * ```ts
+ * const options: InitCacheOptions = { backend: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'app', expire: 60 };
+ * await initCache(options);
+ * ```
+ */
 export type InitCacheOptions = CacheOptions &
   (
     | {

@@ -1,7 +1,14 @@
 import { LRUCache } from 'lru-cache';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 
-/** Options of {@link lru}. */
+/**
+ * Options of {@link lru}.
+ *
+ * @example
+ * ```ts
+ * const byContent = lru({ maxSize: 64, key: (filter: { tag: string }) => JSON.stringify(filter) })(search);
+ * ```
+ */
 export interface LruOptions {
   /** How many results to keep; the least recently used is evicted past it. Default `128`. */
   maxSize?: number;
@@ -13,7 +20,14 @@ export interface LruOptions {
   key?: (...args: never[]) => unknown;
 }
 
-/** Statistics of a memoized function (Python's `cache_info()`). */
+/**
+ * Statistics of a memoized function (Python's `cache_info()`).
+ *
+ * @example
+ * ```ts
+ * getConfig.cacheInfo(); // { hits: 12, misses: 2, maxSize: 128, size: 2 }
+ * ```
+ */
 export interface LruInfo {
   hits: number;
   misses: number;
@@ -22,7 +36,14 @@ export interface LruInfo {
   size: number;
 }
 
-/** What {@link lru} adds to the function it memoizes. */
+/**
+ * What {@link lru} adds to the function it memoizes.
+ *
+ * @example
+ * ```ts
+ * afterEach(() => getConfig.cacheClear());
+ * ```
+ */
 export interface LruControls {
   /** Forgets every memoized result (Python's `cache_clear()`). */
   cacheClear(): void;
@@ -30,10 +51,26 @@ export interface LruControls {
   cacheInfo(): LruInfo;
 }
 
-/** A memoized function: the original signature plus {@link LruControls}. */
+/**
+ * A memoized function: the original signature plus {@link LruControls}.
+ *
+ * @example
+ * ```ts
+ * const getConfig: Memoized<(env: string) => Config> = lru()(loadConfig);
+ * getConfig('prod'); getConfig.cacheInfo();
+ * ```
+ */
 export type Memoized<F extends (...args: never[]) => unknown> = F & LruControls;
 
-/** Memoizes a function, or decorates a method (TC39), keeping its signature. */
+/**
+ * Memoizes a function, or decorates a method (TC39), keeping its signature.
+ *
+ * @example
+ * ```ts
+ * const memo: LruWrapper = lru({ maxSize: 32 });
+ * const getRates = memo(async (base: string) => fetchRates(base));
+ * ```
+ */
 export type LruWrapper = <F extends (...args: never[]) => unknown>(
   fn: F,
   context?: ClassMethodDecoratorContext,

@@ -7,7 +7,14 @@ import { type RetryPolicy, runWithRetry } from '../resilience/retry.js';
 import { assertSchema, type InferSchemaOutput, type StandardSchema, validateWithSchema } from './schema.js';
 import { toTRPCError } from './upstream-error.js';
 
-/** Options of {@link ResilientClient}. Durations in seconds. */
+/**
+ * Options of {@link ResilientClient}. Durations in seconds.
+ *
+ * @example
+ * ```ts
+ * new ResilientClient({ baseUrl: 'https://api.internal', timeout: 5, retryAttempts: 4, headers: { authorization: `Bearer ${token}` } });
+ * ```
+ */
 export interface ResilientClientOptions {
   /**
    * Prepended to every path with exactly one `/` between them; a path that is
@@ -48,13 +55,35 @@ export interface ResilientClientOptions {
   headers?: Record<string, string>;
 }
 
-/** A query parameter value; arrays repeat the parameter, `undefined` and `null` omit it. */
+/**
+ * A query parameter value; arrays repeat the parameter, `undefined` and `null` omit it.
+ *
+ * @example
+ * ```ts
+ * await upstream.getRaw('search', { q: 'tea', page: 2, draft: false, cursor: undefined }); // ?q=tea&page=2&draft=false
+ * ```
+ */
 export type QueryValue = string | number | boolean | bigint | null | undefined;
 
-/** Query parameters of a request. */
+/**
+ * Query parameters of a request.
+ *
+ * @example
+ * ```ts
+ * await upstream.getRaw('items', { tag: ['a', 'b'] }); // ?tag=a&tag=b
+ * await upstream.getRaw('items', new URLSearchParams('tag=a&tag=b'));
+ * ```
+ */
 export type QueryParams = URLSearchParams | Record<string, QueryValue | readonly QueryValue[]>;
 
-/** Per-request options of {@link ResilientClient.getRaw}. */
+/**
+ * Per-request options of {@link ResilientClient.getRaw}.
+ *
+ * @example
+ * ```ts
+ * t.procedure.query(({ signal }) => upstream.getRaw('report', undefined, { signal, headers: { 'x-trace': id } }));
+ * ```
+ */
 export interface RequestOptions {
   /**
    * Cancels the request and any retry still to come: pass the `signal` of the
@@ -65,7 +94,14 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** Per-request options of {@link ResilientClient.getJson}. */
+/**
+ * Per-request options of {@link ResilientClient.getJson}.
+ *
+ * @example
+ * ```ts
+ * const post = await upstream.getJson('posts/1', undefined, { schema: z.object({ id: z.string() }), signal });
+ * ```
+ */
 export interface GetJsonOptions<S extends StandardSchema | undefined = undefined> extends RequestOptions {
   /** Validates (and types) the body; a mismatch is a `BAD_GATEWAY` naming the failing fields. */
   schema?: S;

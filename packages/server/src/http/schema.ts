@@ -4,6 +4,12 @@ import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
  * The part of the Standard Schema interface (standardschema.dev) that
  * `ResilientClient.getJson` uses. zod (≥ 3.24), valibot, arktype and others
  * implement it, so none of them is needed at runtime by trpc-memory itself.
+ *
+ * @example
+ * ```ts
+ * const Post = z.object({ id: z.string() }); // a StandardSchema<{ id: string }>
+ * await upstream.getJson('posts/1', undefined, { schema: Post });
+ * ```
  */
 export interface StandardSchema<Output = unknown> {
   readonly '~standard': {
@@ -14,18 +20,40 @@ export interface StandardSchema<Output = unknown> {
   };
 }
 
-/** What a Standard Schema's `validate` returns. */
+/**
+ * What a Standard Schema's `validate` returns.
+ *
+ * @example
+ * ```ts
+ * const result = await Post['~standard'].validate(body);
+ * if (result.issues) console.warn(result.issues); else use(result.value);
+ * ```
+ */
 export type StandardResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: readonly StandardIssue[] };
 
-/** One validation failure: a message and where in the value it is. */
+/**
+ * One validation failure: a message and where in the value it is.
+ *
+ * @example
+ * ```ts
+ * // { message: 'Expected string, received number', path: ['items', 0, 'name'] }
+ * ```
+ */
 export interface StandardIssue {
   readonly message: string;
   readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] | undefined;
 }
 
-/** The type a schema produces (`z.infer<typeof schema>` for zod). */
+/**
+ * The type a schema produces (`z.infer<typeof schema>` for zod).
+ *
+ * @example
+ * ```ts
+ * type Post = InferSchemaOutput<typeof PostSchema>; // z.infer<typeof PostSchema> for zod
+ * ```
+ */
 export type InferSchemaOutput<S> = S extends StandardSchema<infer O> ? O : never;
 
 /** `items.0.name` for the path of an issue; `(root)` for the value itself. */

@@ -12,7 +12,14 @@ import {
 import { stopAfterRetries } from './stop.js';
 import { exponentialBackoff, waitRetryAfter } from './wait.js';
 
-/** Options of {@link defaultRetry}. Durations in seconds. */
+/**
+ * Options of {@link defaultRetry}. Durations in seconds.
+ *
+ * @example
+ * ```ts
+ * const patient = defaultRetry({ attempts: 5, waitMin: 1, waitMax: 30, jitter: true, respectRetryAfter: true });
+ * ```
+ */
 export interface DefaultRetryOptions {
   /** Calls in total, the first included. Default `3`. */
   attempts?: number;

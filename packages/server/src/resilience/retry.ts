@@ -1,6 +1,13 @@
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 
-/** What the strategies of {@link retry} see after an attempt failed. */
+/**
+ * What the strategies of {@link retry} see after an attempt failed.
+ *
+ * @example
+ * ```ts
+ * retry({ beforeSleep: ({ attempt, error, upcomingSleep }) => log.warn({ attempt, error }, `retrying in ${upcomingSleep} s`) })(fn);
+ * ```
+ */
 export interface RetryState {
   /** 1-based number of the attempt that just failed (1 after the first call). */
   readonly attempt: number;
@@ -16,16 +23,48 @@ export interface RetryState {
   readonly upcomingSleep: number;
 }
 
-/** Decides, after a failed attempt, that no further attempt is made. */
+/**
+ * Decides, after a failed attempt, that no further attempt is made.
+ *
+ * @example
+ * ```ts
+ * const stopOnTeapot: StopStrategy = ({ error }) => error instanceof TeapotError;
+ * retry({ stop: stopAny(stopAfterRetries(3), stopOnTeapot) })(fn);
+ * ```
+ */
 export type StopStrategy = (state: RetryState) => boolean;
 
-/** Seconds to sleep before the next attempt. */
+/**
+ * Seconds to sleep before the next attempt.
+ *
+ * @example
+ * ```ts
+ * const linear: WaitStrategy = ({ attempt }) => 0.5 * attempt; // 0.5 s, 1 s, 1.5 s, …
+ * retry({ stop: stopAfterRetries(4), wait: linear })(fn);
+ * ```
+ */
 export type WaitStrategy = (state: RetryState) => number;
 
-/** Whether a thrown error deserves another attempt (results are never retried). */
+/**
+ * Whether a thrown error deserves another attempt (results are never retried).
+ *
+ * @example
+ * ```ts
+ * const young: RetryCondition = (error, { elapsed }) => elapsed < 5 && isRetryableHttpError(error);
+ * retry({ retry: young, stop: stopAfterRetries(3) })(fn);
+ * ```
+ */
 export type RetryCondition = (error: unknown, state: RetryState) => boolean;
 
-/** Options of {@link retry}; the defaults are tenacity's. */
+/**
+ * Options of {@link retry}; the defaults are tenacity's.
+ *
+ * @example
+ * ```ts
+ * const options: RetryOptions = { stop: stopAfterRetries(3), wait: fixedWait(0.5), reraise: true };
+ * const load = retry(options)(fetchReport);
+ * ```
+ */
 export interface RetryOptions {
   /** When to give up. Default: never (retry until success or a non-retryable error). */
   stop?: StopStrategy;
@@ -51,13 +90,26 @@ export interface RetryOptions {
 /**
  * Wraps a function (or decorates a method) with a retry policy. The wrapper
  * has the function's parameters and `this`, and returns a promise of its result.
+ *
+ * @example
+ * ```ts
+ * const withRetry: RetryWrapper = defaultRetry({ attempts: 5 });
+ * const loadUser = withRetry(async (id: string) => api.get(`users/${id}`).json());
+ * ```
  */
 export type RetryWrapper = <F extends (...args: never[]) => unknown>(
   fn: F,
   context?: ClassMethodDecoratorContext,
 ) => Retrying<F>;
 
-/** `fn` wrapped by {@link retry}: same `this` and parameters, a promise of the same result. */
+/**
+ * `fn` wrapped by {@link retry}: same `this` and parameters, a promise of the same result.
+ *
+ * @example
+ * ```ts
+ * const load: Retrying<(id: string) => Promise<Post>> = defaultRetry()(fetchPost); // (id: string) => Promise<Post>
+ * ```
+ */
 export type Retrying<F extends (...args: never[]) => unknown> = (
   this: ThisParameterType<F>,
   ...args: Parameters<F>
@@ -91,7 +143,7 @@ export class RetryError extends TrpcMemoryError {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Sleeps `seconds`; an abort of `signal` (or of `other`) rejects at once with
+ * @internal Sleeps `seconds`; an abort of `signal` (or of `other`) rejects at once with
  * its reason. Two signals rather than `AbortSignal.any`, which would allocate
  * a signal per sleep and keep it attached to long-lived sources.
  */

@@ -2,7 +2,14 @@ import { InvalidOptionError } from '../errors.js';
 import { retryAfterSeconds } from './http-errors.js';
 import type { WaitStrategy } from './retry.js';
 
-/** Options of {@link exponentialBackoff}. All durations in seconds. */
+/**
+ * Options of {@link exponentialBackoff}. All durations in seconds.
+ *
+ * @example
+ * ```ts
+ * exponentialBackoff({ multiplier: 0.5, min: 1, max: 30, jitter: true });
+ * ```
+ */
 export interface ExponentialBackoffOptions {
   /** Scales the doubling wait: `multiplier * 2 ** (attempt - 1)` seconds. Default `1`. */
   multiplier?: number;
@@ -75,7 +82,14 @@ export function fixedWait(seconds: number): WaitStrategy {
   return () => seconds;
 }
 
-/** Options of {@link waitRetryAfter}. */
+/**
+ * Options of {@link waitRetryAfter}.
+ *
+ * @example
+ * ```ts
+ * waitRetryAfter(exponentialBackoff({ min: 1 }), { max: 60, statuses: [429] });
+ * ```
+ */
 export interface WaitRetryAfterOptions {
   /** Never wait longer than this many seconds, whatever the server asks. Default `Infinity`. */
   max?: number;

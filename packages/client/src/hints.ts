@@ -43,8 +43,6 @@ const MAX_CALLS = 10_000;
 export class CacheHints {
   readonly #byCall = new Map<string, Hint[]>();
   readonly #listeners = new Set<{ target: WeakRef<object>; listener: Listener<object> }>();
-  /** @internal Whether the "add cacheHintsHeaders()" warning was shown. */
-  warnedAboutBatchOrder = false;
 
   /** @internal Records the hint of a query call. */
   record(path: string, input: unknown, hint: Hint): void {

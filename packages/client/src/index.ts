@@ -29,4 +29,13 @@ export {
 export { type CachePolicy, type MirrorServerTtlOptions, mirrorServerTtl } from './mirror.js';
 export type { TRPCMutationKey, TRPCQueryKey } from './query-key.js';
 
+/**
+ * The version of this package.
+ *
+ * @example
+ * ```ts
+ * import { version } from '@trpc-memory/client';
+ * console.log(`@trpc-memory/client ${version}`);
+ * ```
+ */
 export const version = '0.1.0';

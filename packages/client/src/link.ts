@@ -151,9 +151,12 @@ function headersOf(context: Record<string, unknown> | undefined): HeadersLike | 
   return typeof headers?.get === 'function' ? (headers as HeadersLike) : undefined;
 }
 
+/** The registries that already showed the "add cacheHintsHeaders()" warning: once each is enough. */
+const warnedAboutBatchOrder = new WeakSet<CacheHints>();
+
 function warnBatchOrder(hints: CacheHints): void {
-  if (hints.warnedAboutBatchOrder) return;
-  hints.warnedAboutBatchOrder = true;
+  if (warnedAboutBatchOrder.has(hints)) return;
+  warnedAboutBatchOrder.add(hints);
   console.warn(
     '[trpc-memory] cacheHintsLink: a batched response carries hints for several calls but not which call is which, so each query gets the smallest TTL of its batch. Pass `headers: cacheHintsHeaders()` to httpBatchLink / httpBatchStreamLink.',
   );

@@ -125,6 +125,15 @@ export class ResilientClientClosedError extends TrpcMemoryError {
   }
 }
 
+/** `defaultRetry`'s option names as this constructor spells them. */
+const RETRY_OPTION_NAMES: Readonly<Record<string, string>> = {
+  attempts: 'retryAttempts',
+  waitMin: 'retryWaitMin',
+  waitMax: 'retryWaitMax',
+  jitter: 'retryJitter',
+  beforeSleep: 'beforeRetry',
+};
+
 const MAX_TIMER_SECONDS = (2 ** 31 - 1) / 1000;
 
 function positiveSeconds(option: string, value: unknown, allowZero = false): number {
@@ -246,28 +255,8 @@ export class ResilientClient {
       respectRetryAfter,
     };
     if (beforeRetry !== undefined) retryOptions.beforeSleep = beforeRetry;
-    try {
-      this.#retry = defaultRetryPolicy('new ResilientClient()', retryOptions);
-      this.#policy = this.#retry;
-    } catch (error) {
-      // Name the options as this constructor spells them.
-      if (error instanceof InvalidOptionError) {
-        const names: Record<string, string> = {
-          attempts: 'retryAttempts',
-          waitMin: 'retryWaitMin',
-          waitMax: 'retryWaitMax',
-          jitter: 'retryJitter',
-          beforeSleep: 'beforeRetry',
-        };
-        throw new InvalidOptionError(
-          error.where,
-          names[error.option] ?? error.option,
-          error.value,
-          error.allowed,
-        );
-      }
-      throw error;
-    }
+    this.#retry = defaultRetryPolicy('new ResilientClient()', retryOptions, RETRY_OPTION_NAMES);
+    this.#policy = this.#retry;
   }
 
   /** Whether the pool is open (after `start()` or the first request, until `close()`). */

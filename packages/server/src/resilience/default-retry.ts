@@ -7,7 +7,6 @@ import {
   resolveRetryPolicy,
   retryOnError,
   retryWrapper,
-  type WaitStrategy,
 } from './retry.js';
 import { stopAfterRetries } from './stop.js';
 import { exponentialBackoff, waitRetryAfter } from './wait.js';
@@ -47,8 +46,29 @@ export interface DefaultRetryOptions {
   signal?: AbortSignal;
 }
 
-/** @internal The policy of {@link defaultRetry}, shared with `ResilientClient`. */
-export function defaultRetryPolicy(where: string, options: DefaultRetryOptions): RetryPolicy {
+/** The options of `exponentialBackoff` as `defaultRetry` spells them. */
+const BACKOFF_NAMES: Readonly<Record<string, string>> = { min: 'waitMin', max: 'waitMax' };
+
+/**
+ * @internal The policy of {@link defaultRetry}, shared with `ResilientClient`.
+ * A bad option is reported under the name the caller used: `spelled` maps
+ * `defaultRetry`'s option names to the caller's (e.g. `attempts` → `retryAttempts`).
+ */
+export function defaultRetryPolicy(
+  where: string,
+  options: DefaultRetryOptions,
+  spelled: Readonly<Record<string, string>> = {},
+): RetryPolicy {
+  try {
+    return buildPolicy(where, options);
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    const option = BACKOFF_NAMES[error.option] ?? error.option;
+    throw new InvalidOptionError(where, spelled[option] ?? option, error.value, error.allowed);
+  }
+}
+
+function buildPolicy(where: string, options: DefaultRetryOptions): RetryPolicy {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError(where, 'options', options, 'an options object (or omitted)');
   }
@@ -73,18 +93,7 @@ export function defaultRetryPolicy(where: string, options: DefaultRetryOptions):
   if (typeof respectRetryAfter !== 'boolean') {
     throw new InvalidOptionError(where, 'respectRetryAfter', respectRetryAfter, 'true or false');
   }
-  let backoff: WaitStrategy;
-  try {
-    backoff = exponentialBackoff({ multiplier, min: waitMin, max: waitMax, jitter });
-  } catch (error) {
-    // Name the options as the caller spelled them.
-    if (error instanceof InvalidOptionError) {
-      const option =
-        ({ min: 'waitMin', max: 'waitMax' } as Record<string, string>)[error.option] ?? error.option;
-      throw new InvalidOptionError(where, option, error.value, error.allowed);
-    }
-    throw error;
-  }
+  const backoff = exponentialBackoff({ multiplier, min: waitMin, max: waitMax, jitter });
   const shouldRetry = respectRetryAfter
     ? (error: unknown) => retryOn(error) || retryAfterSeconds(error, [429]) !== undefined
     : retryOn;

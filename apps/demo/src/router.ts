@@ -170,8 +170,11 @@ export function createAppRouter(deps: RouterDeps) {
       return { cleared: true };
     }),
 
-    /** Zeroes the counters and the timeline, and restores the catalog. */
-    reset: t.procedure.mutation(async () => {
+    /**
+     * Zeroes the counters and the timeline, restores the catalog and empties the
+     * cache; `invalidates` tells the page, whose queries would otherwise stay fresh.
+     */
+    reset: t.procedure.use(invalidates(['catalog.list', 'catalog.byId'])).mutation(async () => {
       activity.reset();
       upstream.reset();
       await clearCache().catch(() => undefined);

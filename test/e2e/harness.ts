@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { type RedisServer, startRedisServer } from '../../packages/server/test/helpers/redis-server.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
@@ -211,9 +212,12 @@ export async function freePort(from: number, to: number): Promise<number> {
   throw new Error(`no free port in ${from}-${to}`);
 }
 
-/** A private redis-server on `port` (never the shared one): stop and start it at will. */
+/**
+ * A private redis-server on `port` (never the shared one) that a test stops and
+ * starts again on the same port, built on the server package's test helper.
+ */
 export class PrivateRedis {
-  #child: ChildProcess | undefined;
+  #server: RedisServer | undefined;
   constructor(readonly port: number) {}
 
   get url(): string {
@@ -221,46 +225,12 @@ export class PrivateRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.#child = child;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
-      child.stdout?.on('data', (chunk) => {
-        output += chunk;
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited (${code}):\n${output}`));
-      });
-    });
+    this.#server = await startRedisServer(this.port);
   }
 
   async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
+    const server = this.#server;
+    this.#server = undefined;
+    await server?.stop();
   }
 }

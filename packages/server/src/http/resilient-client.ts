@@ -23,8 +23,9 @@ export interface ResilientClientOptions {
    */
   baseUrl?: string;
   /**
-   * Seconds each attempt may wait for the response headers, and the longest
-   * silence allowed while the body streams. Default `30`.
+   * Seconds each attempt may wait for the response headers (time queued for a
+   * pooled connection included), and the longest silence allowed while the
+   * body streams. Default `30`.
    */
   timeout?: number;
   /** Verify TLS certificates; `false` accepts self-signed ones (internal endpoints only). Default `true`. */

@@ -82,9 +82,9 @@ function fetchFailed(cause: unknown, bodyStarted: boolean): TypeError {
  * `accept-encoding` sent unless the request sets it, `accept` defaulting to any
  * type, the abort signal of the request honoured (rejecting with its reason),
  * and failures shaped as fetch's `TypeError` ("fetch failed", or "terminated"
- * once the body had started) with undici's error as `cause`. The body is read whole before the `Response` is
- * returned: made for bodiless requests (GET, HEAD, DELETE without a body)
- * whose responses are read whole anyway.
+ * once the body had started) with undici's error as `cause`. The body is read
+ * whole before the `Response` is returned: made for bodiless requests (GET,
+ * HEAD, DELETE without a body) whose responses are read whole anyway.
  */
 export function createDispatcherFetch(dispatcher: Dispatcher, options: DispatcherFetchOptions): KyFetch {
   const { timeout } = options;

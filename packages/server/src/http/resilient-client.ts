@@ -19,7 +19,9 @@ import { toTRPCError } from './upstream-error.js';
 export interface ResilientClientOptions {
   /**
    * Prepended to every path with exactly one `/` between them; a path that is
-   * an absolute `http(s)://` URL is used as is. Default `''` (paths must then be absolute).
+   * an absolute `http(s)://` URL is used as is. A relative path may not climb
+   * out of the base URL's path with `..` segments (`InvalidOptionError`, before
+   * any request). Default `''` (paths must then be absolute).
    */
   baseUrl?: string;
   /**
@@ -138,6 +140,24 @@ const RETRY_OPTION_NAMES: Readonly<Record<string, string>> = {
 
 const MAX_TIMER_SECONDS = (2 ** 31 - 1) / 1000;
 
+/** The path of a valid `baseUrl`, with a trailing slash (`'/'` for none). */
+function parseBaseUrl(baseUrl: unknown): string {
+  const invalid = () =>
+    new InvalidOptionError(
+      'new ResilientClient()',
+      'baseUrl',
+      baseUrl,
+      "an http:// or https:// URL (or '' to pass absolute URLs to each call)",
+    );
+  if (baseUrl === '') return '/';
+  if (typeof baseUrl !== 'string' || !/^https?:\/\/[^/]/i.test(baseUrl)) throw invalid();
+  try {
+    return new URL(`${baseUrl.replace(/\/+$/, '')}/`).pathname;
+  } catch {
+    throw invalid();
+  }
+}
+
 function positiveSeconds(option: string, value: unknown, allowZero = false): number {
   if (
     typeof value !== 'number' ||
@@ -203,6 +223,9 @@ export class ResilientClient {
     >
   >;
   readonly #headers: Record<string, string> | undefined;
+  /** `baseUrl` without trailing slashes, and its path with one. */
+  readonly #base: string;
+  readonly #basePath: string;
   readonly #retry: RetryPolicy;
   /** `#retry` plus the signal `close()` aborts, so that no retry sleeps past shutdown. */
   #policy: RetryPolicy;
@@ -235,15 +258,10 @@ export class ResilientClient {
       beforeRetry,
       headers,
     } = options;
-    if (typeof baseUrl !== 'string' || (baseUrl !== '' && !/^https?:\/\/[^/]/i.test(baseUrl))) {
-      throw new InvalidOptionError(
-        'new ResilientClient()',
-        'baseUrl',
-        baseUrl,
-        "an http:// or https:// URL (or '' to pass absolute URLs to each call)",
-      );
-    }
-    this.baseUrl = baseUrl;
+    const basePath = parseBaseUrl(baseUrl);
+    this.baseUrl = baseUrl as string;
+    this.#base = this.baseUrl.replace(/\/+$/, '');
+    this.#basePath = basePath;
     this.#options = {
       timeout: positiveSeconds('timeout', timeout),
       verify: flag('verify', verify),
@@ -442,7 +460,19 @@ export class ResilientClient {
         path,
         'an absolute http(s):// URL when the client has no baseUrl',
       );
-    } else url = new URL(`${this.baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`);
+    } else {
+      url = new URL(`${this.#base}/${path.replace(/^\/+/, '')}`);
+      // `..` segments are resolved by the URL parser: a path built from input
+      // (`posts/${id}`) must not reach endpoints beside the base path.
+      if (!url.pathname.startsWith(this.#basePath)) {
+        throw new InvalidOptionError(
+          'ResilientClient request',
+          'path',
+          path,
+          `a path inside the base URL's path ${this.#basePath} (its ".." segments climb out of it)`,
+        );
+      }
+    }
     if (params !== undefined) appendParams(url.searchParams, params);
     return url;
   }

@@ -81,6 +81,20 @@ describe('ResilientClient requests (real server on 127.0.0.1)', () => {
     expect(await pathOf(`${server.url}/api`, '')).toBe('/api/');
   });
 
+  it('refuses a relative path whose ".." segments climb out of the base path, before any request', async () => {
+    await using api = new ResilientClient({ baseUrl: `${server.url}/api/v1` });
+    const before = server.requests.length;
+    for (const path of ['../admin', 'users/../../v2/x', '%2e%2e/admin', '..']) {
+      await expect(api.getRaw(path), path).rejects.toThrow(InvalidOptionError);
+      await expect(api.getJson(path), path).rejects.toThrow(
+        `option "path" must be a path inside the base URL's path /api/v1/`,
+      );
+    }
+    expect(server.requests.length).toBe(before);
+    // Staying inside is fine.
+    await expect(api.getRaw('users/../teams/3')).resolves.toMatchObject({ url: '/api/v1/teams/3' });
+  });
+
   it('uses an absolute http(s) path as is, ignoring the base URL', async () => {
     await using other = await startServer((req, res) => reply(res, 200, { other: req.url }));
     await expect(client.getRaw(`${other.url}/elsewhere?x=1`, { y: 2 })).resolves.toEqual({

@@ -174,5 +174,8 @@ describe('ResilientClient retries and errors (real servers on 127.0.0.1)', () =>
     expect(() => new ResilientClient({ baseUrl: 'ftp://files' })).toThrow(
       'option "baseUrl" must be an http:// or https:// URL',
     );
+    expect(() => new ResilientClient({ baseUrl: 'http://bad host' })).toThrow(
+      'option "baseUrl" must be an http:// or https:// URL',
+    );
   });
 });

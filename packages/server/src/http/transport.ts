@@ -1,10 +1,13 @@
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate, inflateRaw, constants as zlibConstants } from 'node:zlib';
 import { TimeoutError } from 'ky';
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, getGlobalDispatcher } from 'undici';
+
+/** `fetch`'s init as ky hands it over: the options a `Request` cannot hold, undici's `dispatcher` among them. */
+export type DispatcherInit = RequestInit & { dispatcher?: Dispatcher };
 
 /** What ky calls through its `fetch` option (ky always passes a `Request`). */
-export type KyFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+export type KyFetch = (input: string | URL | Request, init?: DispatcherInit) => Promise<Response>;
 
 /** Options of {@link createDispatcherFetch}. */
 export interface DispatcherFetchOptions {
@@ -72,8 +75,9 @@ function fetchFailed(cause: unknown, bodyStarted: boolean): TypeError {
 
 /**
  * @internal A `fetch` for ky that sends through an undici dispatcher's own
- * `dispatch` API instead of the WHATWG fetch on top of it: the same pool, TLS
- * and timeouts, at a fraction of fetch's CPU cost per request (fetch's spec
+ * `dispatch` API instead of the WHATWG fetch on top of it. Like fetch, it takes
+ * the dispatcher from `init.dispatcher` (ky's `dispatcher` option lands there),
+ * else undici's global one: the same pool, TLS and timeouts, at a fraction of fetch's CPU cost per request (fetch's spec
  * machinery — its own Request copy, stream plumbing, controller objects —
  * costs more than the request itself on a fast upstream).
  *
@@ -86,12 +90,13 @@ function fetchFailed(cause: unknown, bodyStarted: boolean): TypeError {
  * whole before the `Response` is returned: made for bodiless requests (GET,
  * HEAD, DELETE without a body) whose responses are read whole anyway.
  */
-export function createDispatcherFetch(dispatcher: Dispatcher, options: DispatcherFetchOptions): KyFetch {
+export function createDispatcherFetch(options: DispatcherFetchOptions): KyFetch {
   const { timeout } = options;
   return (input, init) =>
     new Promise<Response>((resolve, reject) => {
       // ky passes its Request, and as `init` only options a Request cannot hold.
       const request = input instanceof Request ? input : new Request(input, init);
+      const dispatcher = init?.dispatcher ?? getGlobalDispatcher();
       const { signal } = request;
       if (signal.aborted) {
         reject(signal.reason);

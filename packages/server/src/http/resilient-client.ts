@@ -140,8 +140,8 @@ const RETRY_OPTION_NAMES: Readonly<Record<string, string>> = {
 
 const MAX_TIMER_SECONDS = (2 ** 31 - 1) / 1000;
 
-/** The path of a valid `baseUrl`, with a trailing slash (`'/'` for none). */
-function parseBaseUrl(baseUrl: unknown): string {
+/** A valid `baseUrl` without trailing slashes, and its path with one (`'/'` for none). */
+function parseBaseUrl(baseUrl: unknown): { base: string; path: string } {
   const invalid = () =>
     new InvalidOptionError(
       'new ResilientClient()',
@@ -149,10 +149,11 @@ function parseBaseUrl(baseUrl: unknown): string {
       baseUrl,
       "an http:// or https:// URL (or '' to pass absolute URLs to each call)",
     );
-  if (baseUrl === '') return '/';
+  if (baseUrl === '') return { base: '', path: '/' };
   if (typeof baseUrl !== 'string' || !/^https?:\/\/[^/]/i.test(baseUrl)) throw invalid();
+  const base = baseUrl.replace(/\/+$/, '');
   try {
-    return new URL(`${baseUrl.replace(/\/+$/, '')}/`).pathname;
+    return { base, path: new URL(`${base}/`).pathname };
   } catch {
     throw invalid();
   }
@@ -258,10 +259,8 @@ export class ResilientClient {
       beforeRetry,
       headers,
     } = options;
-    const basePath = parseBaseUrl(baseUrl);
+    ({ base: this.#base, path: this.#basePath } = parseBaseUrl(baseUrl));
     this.baseUrl = baseUrl as string;
-    this.#base = this.baseUrl.replace(/\/+$/, '');
-    this.#basePath = basePath;
     this.#options = {
       timeout: positiveSeconds('timeout', timeout),
       verify: flag('verify', verify),

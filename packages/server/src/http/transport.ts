@@ -24,7 +24,7 @@ export interface DispatcherFetchOptions {
 const MAX_REDIRECTIONS = 20;
 
 /** Statuses whose response has no body, whatever the server sent. */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
 const decoders: Readonly<Record<string, (input: Buffer) => Promise<Buffer>>> = (() => {
   // Like fetch: tolerate a body truncated at the end of the compressed stream.
@@ -47,8 +47,7 @@ const decoders: Readonly<Record<string, (input: Buffer) => Promise<Buffer>>> = (
 })();
 
 /** Undoes the `content-encoding` codings fetch would (gzip, deflate, br), last applied first. */
-async function decode(body: Buffer, contentEncoding: string | null): Promise<Buffer> {
-  if (contentEncoding === null || body.length === 0) return body;
+async function decode(body: Buffer, contentEncoding: string): Promise<Buffer> {
   const codings = contentEncoding
     .toLowerCase()
     .split(',')
@@ -119,9 +118,14 @@ export function createDispatcherFetch(options: DispatcherFetchOptions): KyFetch 
       if (!accept) headers.push('accept', '*/*');
       if (!acceptEncoding) headers.push('accept-encoding', 'gzip, deflate, br');
 
+      let status = 0;
+      let statusText = '';
+      let responseHeaders: Headers;
+      const chunks: Buffer[] = [];
+      let size = 0;
+
       let abortDispatch: ((reason?: Error) => void) | undefined;
       let settled = false;
-      let bodyStarted = false;
       let timer: NodeJS.Timeout | undefined;
       const settle = () => {
         settled = true;
@@ -145,11 +149,22 @@ export function createDispatcherFetch(options: DispatcherFetchOptions): KyFetch 
       signal.addEventListener('abort', onAbort);
       if (timeout !== false) timer = setTimeout(() => stop(new TimeoutError(request)), timeout);
 
-      let status = 0;
-      let statusText = '';
-      let responseHeaders: Headers;
-      const chunks: Buffer[] = [];
-      let size = 0;
+      const respond = (body: Buffer | null) => {
+        if (settled) return;
+        settle();
+        try {
+          resolve(
+            new Response(body as Uint8Array<ArrayBuffer> | null, {
+              status,
+              statusText,
+              headers: responseHeaders,
+            }),
+          );
+        } catch (error) {
+          // A status fetch cannot represent (outside 200-599).
+          reject(fetchFailed(error, true));
+        }
+      };
 
       const handler: Dispatcher.DispatchHandlers = {
         onConnect(abort) {
@@ -157,14 +172,14 @@ export function createDispatcherFetch(options: DispatcherFetchOptions): KyFetch 
           if (settled) abort();
         },
         onError(error) {
-          fail(fetchFailed(error, bodyStarted));
+          // A status means the headers came: the body had started.
+          fail(fetchFailed(error, status !== 0));
         },
         onHeaders(statusCode, rawHeaders, _resume, message) {
           if (settled) return false;
           // Past the headers, the per-phase timeouts of the dispatcher take over.
           if (timer !== undefined) clearTimeout(timer);
           timer = undefined;
-          bodyStarted = true;
           status = statusCode;
           statusText = message;
           responseHeaders = new Headers();
@@ -188,25 +203,9 @@ export function createDispatcherFetch(options: DispatcherFetchOptions): KyFetch 
           if (settled) return;
           const noBody = NULL_BODY_STATUSES.has(status) || request.method === 'HEAD';
           const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-          decode(raw, noBody ? null : responseHeaders.get('content-encoding')).then(
-            (body) => {
-              if (settled) return;
-              settle();
-              try {
-                resolve(
-                  new Response(noBody ? null : (body as Uint8Array<ArrayBuffer>), {
-                    status,
-                    statusText,
-                    headers: responseHeaders,
-                  }),
-                );
-              } catch (error) {
-                // A status fetch cannot represent (outside 200-599).
-                reject(fetchFailed(error, true));
-              }
-            },
-            (error: unknown) => fail(fetchFailed(error, true)),
-          );
+          const encoding = noBody || raw.length === 0 ? null : responseHeaders.get('content-encoding');
+          if (encoding === null) respond(noBody ? null : raw);
+          else decode(raw, encoding).then(respond, (error: unknown) => fail(fetchFailed(error, true)));
         },
       };
 

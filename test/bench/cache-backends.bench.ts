@@ -10,12 +10,12 @@ import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import superjson from 'superjson';
 import { decodeEntry, encodeEntry } from '../../packages/server/src/cache/codec.js';
-import { startRedisServer } from '../../packages/server/test/helpers/redis-server.js';
+import { startRedisServer, testPort } from '../../packages/server/test/helpers/redis-server.js';
 import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, payload, report } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A private Redis for the clear measurement, so the keyspace size is ours. */
-const CLEAR_BENCH_PORT = 17191;
+const CLEAR_BENCH_PORT = testPort(17191);
 const gc = (globalThis as { gc?: () => void }).gc;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

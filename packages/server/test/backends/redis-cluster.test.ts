@@ -2,11 +2,11 @@ import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis.js';
 import { createCache } from '../../src/cache/cache.js';
-import { type RedisCluster, startRedisCluster } from '../helpers/redis-server.js';
+import { type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 
 // Ports reserved for this file.
-const PORTS: [number, number, number] = [17101, 17102, 17103];
+const PORTS: [number, number, number] = [testPort(17101), testPort(17102), testPort(17103)];
 
 let cluster: RedisCluster;
 beforeAll(async () => {

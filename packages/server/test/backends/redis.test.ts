@@ -5,12 +5,12 @@ import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
 import { CodecError } from '../../src/cache/codec.js';
 import { InvalidOptionError } from '../../src/errors.js';
-import { closedPort, type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { closedPort, type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
-const PRIVATE_PORT = 17111;
+const PRIVATE_PORT = testPort(17111);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const unique = (label: string) => `redis-test-${label}-${randomUUID().slice(0, 8)}`;

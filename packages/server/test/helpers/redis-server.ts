@@ -27,6 +27,16 @@ function rawCommand(port: number, command: string, timeoutMs = 300): Promise<str
   });
 }
 
+/**
+ * A fixed test port moved by `TRPC_MEMORY_TEST_PORT_OFFSET`, so that several
+ * checkouts can run their suites side by side on one machine without ending
+ * each other's private Redis servers.
+ */
+export function testPort(port: number): number {
+  const offset = Number(process.env.TRPC_MEMORY_TEST_PORT_OFFSET ?? 0);
+  return port + (Number.isSafeInteger(offset) ? offset : 0);
+}
+
 export interface RedisServer {
   port: number;
   url: string;

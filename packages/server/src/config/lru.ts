@@ -81,19 +81,26 @@ interface Box {
   value: unknown;
 }
 
-/** Identity numbers for objects used as arguments: held weakly, so no argument is kept alive. */
-const identities = new WeakMap<object, number>();
-const symbolIdentities = new Map<symbol, number>();
+/**
+ * Identity numbers for objects and symbols used as arguments, held weakly so that
+ * no argument is kept alive by having been one. A symbol from `Symbol.for()` cannot
+ * be held weakly, and needs no number: its registry key is its identity.
+ */
+const identities = new WeakMap<WeakKey, number>();
 let nextIdentity = 0;
 
-function identity(value: object | symbol): number {
-  const table = typeof value === 'symbol' ? symbolIdentities : identities;
-  let id = (table as Map<object | symbol, number>).get(value);
+function identity(value: WeakKey): number {
+  let id = identities.get(value);
   if (id === undefined) {
     id = ++nextIdentity;
-    (table as Map<object | symbol, number>).set(value, id);
+    identities.set(value, id);
   }
   return id;
+}
+
+function symbolFragment(value: symbol): string {
+  const registered = Symbol.keyFor(value);
+  return registered === undefined ? `y${identity(value)}` : `Y${JSON.stringify(registered)}`;
 }
 
 /** One argument as a key fragment: the type tag keeps `1` apart from `'1'`. */
@@ -111,7 +118,7 @@ function fragment(value: unknown): string {
     case 'undefined':
       return 'u';
     case 'symbol':
-      return `y${identity(value)}`;
+      return symbolFragment(value);
     default:
       return value === null ? 'l' : `o${identity(value as object)}`;
   }

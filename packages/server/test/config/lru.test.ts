@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { InvalidOptionError, lru } from '../../src/index.js';
 
@@ -171,5 +173,37 @@ describe('lru()', () => {
     );
     expect(() => lru({ key: 'id' as never })).toThrow('lru(): option "key" must be a function');
     expect(() => lru()(null as never)).toThrow('lru(): option "fn" must be a function');
+  });
+
+  it('keys symbol arguments by identity, registered ones by their registry key', () => {
+    const { fn, calls } = counted<[symbol]>();
+    const memo = lru()(fn);
+    const a = Symbol('same description');
+    const b = Symbol('same description');
+    expect(memo(a)).toBe(memo(a));
+    expect(memo(b)).not.toBe(memo(a));
+    expect(memo(Symbol.for('app.key'))).toBe(memo(Symbol.for('app.key')));
+    expect(memo(Symbol.iterator)).toBe(memo(Symbol.iterator));
+    expect(calls).toHaveLength(4);
+  });
+
+  it('holds no argument alive: a symbol used once can be collected', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const memo = lru({ maxSize: 1 })((value: symbol) => typeof value);
+    let ref: WeakRef<symbol> | undefined;
+    (() => {
+      const once = Symbol('once');
+      ref = new WeakRef(once);
+      memo(once);
+      memo(Symbol('evicts the first result'));
+    })();
+    // Collection is not synchronous with gc() for weak targets in every V8 build:
+    // give it a few turns, each a real event (a macrotask), not a timed wait.
+    for (let i = 0; i < 10 && ref?.deref() !== undefined; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(ref?.deref()).toBeUndefined();
   });
 });

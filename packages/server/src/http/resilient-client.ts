@@ -251,11 +251,11 @@ export class ResilientClient {
       maxConnections = 20,
       maxKeepaliveConnections = 10,
       keepAliveTimeout = 5,
-      retryAttempts = 3,
-      retryWaitMin = 2,
-      retryWaitMax = 10,
-      retryJitter = false,
-      respectRetryAfter = false,
+      retryAttempts,
+      retryWaitMin,
+      retryWaitMax,
+      retryJitter,
+      respectRetryAfter,
       beforeRetry,
       headers,
     } = options;
@@ -269,13 +269,13 @@ export class ResilientClient {
       keepAliveTimeout: positiveSeconds('keepAliveTimeout', keepAliveTimeout),
     };
     this.#headers = headers;
-    const retryOptions: DefaultRetryOptions = {
-      attempts: retryAttempts,
-      waitMin: retryWaitMin,
-      waitMax: retryWaitMax,
-      jitter: retryJitter,
-      respectRetryAfter,
-    };
+    // The retry defaults are defaultRetry's own: omitted options stay omitted.
+    const retryOptions: DefaultRetryOptions = {};
+    if (retryAttempts !== undefined) retryOptions.attempts = retryAttempts;
+    if (retryWaitMin !== undefined) retryOptions.waitMin = retryWaitMin;
+    if (retryWaitMax !== undefined) retryOptions.waitMax = retryWaitMax;
+    if (retryJitter !== undefined) retryOptions.jitter = retryJitter;
+    if (respectRetryAfter !== undefined) retryOptions.respectRetryAfter = respectRetryAfter;
     if (beforeRetry !== undefined) retryOptions.beforeSleep = beforeRetry;
     this.#retry = defaultRetryPolicy('new ResilientClient()', retryOptions, RETRY_OPTION_NAMES);
     this.#policy = this.#retry;

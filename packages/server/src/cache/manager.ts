@@ -4,13 +4,40 @@ import type { CacheBackend } from '../backends/types.js';
 import { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { Cache, type CacheOptions, type ClearOptions, checkCacheOptions, type SetOptions } from './cache.js';
 
-let current: Cache | undefined;
-/** The backend `initCache` made for `current`: ours to close when replaced. */
-let owned: CacheBackend | undefined;
+/** What `init`/`initCache` set up: the one state every copy of the library shares. */
+interface GlobalCacheSlot {
+  current: Cache | undefined;
+  /** The backend `initCache` made for `current`: ours to close when replaced. */
+  owned: CacheBackend | undefined;
+}
+
+/**
+ * The global cache lives on `globalThis` under a registered symbol, not in a
+ * module variable: one process often loads several copies of this module (Next.js
+ * bundles `instrumentation.ts` apart from the routes, a dependency may bring its
+ * own install, a dev server re-evaluates modules on reload), and `initCache()` in
+ * one copy must configure `memorize` in all of them. The version names the
+ * slot's shape and the `Cache` methods the middleware calls on the shared
+ * instance: bump it when either changes incompatibly, so copies that cannot
+ * share keep to themselves instead of calling methods the other lacks.
+ */
+const SLOT_KEY = Symbol.for('@trpc-memory/server:global-cache@1');
+
+function globalSlot(): GlobalCacheSlot {
+  const registry = globalThis as { [SLOT_KEY]?: GlobalCacheSlot };
+  const found = registry[SLOT_KEY];
+  if (found !== undefined) return found;
+  const slot: GlobalCacheSlot = { current: undefined, owned: undefined };
+  // Not enumerable and never replaced: every copy keeps the object it found.
+  Object.defineProperty(registry, SLOT_KEY, { value: slot, enumerable: false, writable: false });
+  return slot;
+}
+
+const slot = globalSlot();
 
 function release(): void {
-  const backend = owned;
-  owned = undefined;
+  const backend = slot.owned;
+  slot.owned = undefined;
   // Fire and forget: replacing the cache must not wait on (or fail with) Redis.
   if (backend?.close !== undefined) Promise.resolve(backend.close()).catch(() => {});
 }
@@ -18,14 +45,16 @@ function release(): void {
 function install(backend: CacheBackend, options: CacheOptions, own: boolean): Cache {
   const cache = new Cache(backend, options);
   release();
-  current = cache;
-  if (own) owned = backend;
+  slot.current = cache;
+  if (own) slot.owned = backend;
   return cache;
 }
 
 /**
  * The global default cache (fastapi-memory's `FmCacheManager`). `memorize` and
- * `memorizeFn` use it unless given `{ cache }`.
+ * `memorizeFn` use it unless given `{ cache }`. It is one per process (per
+ * isolate on edge runtimes), shared by every copy of `@trpc-memory/server` loaded
+ * there: `initCache()` in Next.js's `instrumentation.ts` configures the routes too.
  *
  * @example
  * ```ts
@@ -48,7 +77,7 @@ export const CacheManager = {
   /** Forgets the global cache (for tests); closes the backend `initCache()` made. */
   reset(): void {
     release();
-    current = undefined;
+    slot.current = undefined;
   },
   /**
    * Forgets the global cache and waits for the backend `initCache()` made to
@@ -56,17 +85,18 @@ export const CacheManager = {
    * stays open: close it yourself.
    */
   async close(): Promise<void> {
-    const backend = owned;
-    owned = undefined;
-    current = undefined;
+    const backend = slot.owned;
+    slot.owned = undefined;
+    slot.current = undefined;
     await backend?.close?.();
   },
   /** Whether `init`/`initCache` has been called. */
   get initialized(): boolean {
-    return current !== undefined;
+    return slot.current !== undefined;
   },
   /** The global cache instance; throws when not initialised. */
   get instance(): Cache {
+    const { current } = slot;
     if (current === undefined) throw new CacheNotInitializedError();
     return current;
   },
@@ -110,6 +140,9 @@ export type InitCacheOptions = CacheOptions &
         url: string;
       } & RedisBackendOptions)
   );
+
+/** A variable, not a literal: bundlers must not try to resolve it (nor ioredis behind it). */
+const REDIS_ENTRY: string = '@trpc-memory/server/redis';
 
 const INSTALL_IOREDIS =
   "initCache({ backend: 'redis' }) needs the optional peer dependency ioredis: run `npm install ioredis` (or `pnpm add ioredis` / `yarn add ioredis`).";
@@ -163,13 +196,20 @@ export async function initCache(options: InitCacheOptions = {}): Promise<Cache> 
         "a redis:// or rediss:// URL when backend is 'redis'",
       );
     }
-    let redis: typeof import('../backends/redis.js');
+    let redis: typeof import('../redis.js');
     try {
-      // Loaded only here, so the main entry works without ioredis installed.
-      redis = await import('../backends/redis.js');
+      // By name, at run time, and hidden from bundlers: a bundle of the main entry
+      // (Next.js, an edge runtime) must build without ioredis installed, and
+      // Turbopack and webpack fail on an unresolvable module even behind import().
+      redis = await import(
+        /* webpackIgnore: true */ /* turbopackIgnore: true */ /* @vite-ignore */ REDIS_ENTRY
+      );
     } catch (error) {
       if (isMissingIoredis(error)) throw new TrpcMemoryError(INSTALL_IOREDIS, { cause: error });
-      throw error;
+      throw new TrpcMemoryError(
+        `initCache({ backend: 'redis' }) could not load ${REDIS_ENTRY}: the Redis backend runs on Node only (on edge and worker runtimes use the memory backend); in a bundled Node app, call CacheManager.init(new RedisBackend(url)) with RedisBackend imported from ${REDIS_ENTRY}.`,
+        { cause: error },
+      );
     }
     const backendOptions: RedisBackendOptions = {
       ...(commandTimeout === undefined ? {} : { commandTimeout }),

@@ -1,10 +1,22 @@
 import { defineConfig } from 'tsdown';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/redis.ts'],
+  entry: {
+    index: 'src/index.ts',
+    redis: 'src/redis.ts',
+    // The two transports package.json's "#http-pool" import chooses between by
+    // export condition: the main entry imports neither, so a bundle for an edge
+    // runtime never sees undici or node:* modules.
+    'http/pool-undici': 'src/http/pool-undici.ts',
+    'http/pool-fetch': 'src/http/pool-fetch.ts',
+  },
   format: ['esm'],
   dts: true,
   clean: true,
-  platform: 'node',
-  target: 'node20',
+  // .mjs / .d.mts, as package.json "exports" names them.
+  fixedExtension: true,
+  // Runs on Node and on edge/worker runtimes: no Node shims in the output.
+  platform: 'neutral',
+  target: 'es2022',
+  deps: { neverBundle: [/^#/, /^node:/] },
 });

@@ -1,11 +1,11 @@
 import { TRPCError } from '@trpc/server';
 import ky, { type KyInstance, type Options as KyOptions } from 'ky';
-import { Agent } from 'undici';
+import { transport } from '#http-pool';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
 import { type DefaultRetryOptions, defaultRetryPolicy } from '../resilience/default-retry.js';
 import { type RetryPolicy, runWithRetry } from '../resilience/retry.js';
+import type { ConnectionPool } from './pool.js';
 import { assertSchema, type InferSchemaOutput, type StandardSchema, validateWithSchema } from './schema.js';
-import { createDispatcherFetch } from './transport.js';
 import { toTRPCError } from './upstream-error.js';
 
 /**
@@ -27,12 +27,21 @@ export interface ResilientClientOptions {
   /**
    * Seconds each attempt may wait for the response headers (time queued for a
    * pooled connection included), and the longest silence allowed while the
-   * body streams. Default `30`.
+   * body streams. Default `30`. On edge and worker runtimes (the platform
+   * `fetch`) it bounds the whole attempt, body included.
    */
   timeout?: number;
-  /** Verify TLS certificates; `false` accepts self-signed ones (internal endpoints only). Default `true`. */
+  /**
+   * Verify TLS certificates; `false` accepts self-signed ones (internal endpoints
+   * only, and on Node only: the platform `fetch` of edge and worker runtimes
+   * always verifies, so `false` is an `InvalidOptionError` there). Default `true`.
+   */
   verify?: boolean;
-  /** Most connections open at once to one origin; further requests queue. Default `20`. */
+  /**
+   * Most connections open at once to one origin; further requests queue.
+   * Default `20`. On edge and worker runtimes the platform `fetch` manages its
+   * connections itself and this option (like the two keep-alive ones) has no effect.
+   */
   maxConnections?: number;
   /**
    * Idle connections worth keeping alive. `0` closes every connection after its
@@ -190,6 +199,19 @@ function flag(option: string, value: unknown): boolean {
   return value;
 }
 
+function tlsVerification(value: unknown): boolean {
+  const verify = flag('verify', value);
+  if (!verify && !transport.controlsConnections) {
+    throw new InvalidOptionError(
+      'new ResilientClient()',
+      'verify',
+      value,
+      `true on this runtime (its ${transport.name} transport always verifies TLS certificates; verify: false needs Node)`,
+    );
+  }
+  return verify;
+}
+
 /**
  * A persistent, pooled, retrying upstream HTTP client for resolvers
  * (fastapi-memory's `FmResilientClient`), built on ky with an undici `Agent`
@@ -198,7 +220,9 @@ function flag(option: string, value: unknown): boolean {
  * own retry is off so that retrying happens in one layer only. Under ky, the
  * requests go through the Agent's dispatch API rather than fetch: the same
  * pool, redirects and gzip/deflate/br decoding, for a fraction of fetch's CPU
- * cost per request.
+ * cost per request. On edge and worker runtimes (Vercel Edge, Cloudflare
+ * Workers, Deno, Bun) it runs on the platform's `fetch` instead, chosen by the
+ * package's export conditions, with the same retries, errors and timeouts.
  *
  * @example
  * ```ts
@@ -231,7 +255,7 @@ export class ResilientClient {
   /** `#retry` plus the signal `close()` aborts, so that no retry sleeps past shutdown. */
   #policy: RetryPolicy;
   #closing: AbortController | undefined;
-  #agent: Agent | undefined;
+  #pool: ConnectionPool | undefined;
   #ky: KyInstance | undefined;
   #closed = false;
 
@@ -263,7 +287,7 @@ export class ResilientClient {
     this.baseUrl = baseUrl as string;
     this.#options = {
       timeout: positiveSeconds('timeout', timeout),
-      verify: flag('verify', verify),
+      verify: tlsVerification(verify),
       maxConnections: count('maxConnections', maxConnections, 1),
       maxKeepaliveConnections: count('maxKeepaliveConnections', maxKeepaliveConnections, 0),
       keepAliveTimeout: positiveSeconds('keepAliveTimeout', keepAliveTimeout),
@@ -283,7 +307,7 @@ export class ResilientClient {
 
   /** Whether the pool is open (after `start()` or the first request, until `close()`). */
   get started(): boolean {
-    return this.#agent !== undefined;
+    return this.#pool !== undefined;
   }
 
   /**
@@ -304,10 +328,10 @@ export class ResilientClient {
     this.#closed = true;
     this.#closing?.abort(new ResilientClientClosedError(this.baseUrl));
     this.#closing = undefined;
-    const agent = this.#agent;
-    this.#agent = undefined;
+    const pool = this.#pool;
+    this.#pool = undefined;
     this.#ky = undefined;
-    if (agent !== undefined) await agent.close();
+    if (pool !== undefined) await pool.close();
   }
 
   /** `await using client = new ResilientClient(…)` closes it at the end of the scope. */
@@ -383,34 +407,18 @@ export class ResilientClient {
   #open(): KyInstance {
     if (this.#ky !== undefined) return this.#ky;
     this.#closed = false;
-    const { timeout, verify, maxConnections, maxKeepaliveConnections, keepAliveTimeout } = this.#options;
-    const agent = new Agent({
-      connections: maxConnections,
-      // pipelining 0 is undici's "no keep-alive"; 1 reuses a connection for one request at a time.
-      pipelining: maxKeepaliveConnections === 0 ? 0 : 1,
-      keepAliveTimeout: keepAliveTimeout * 1000,
-      connectTimeout: timeout * 1000,
-      headersTimeout: timeout * 1000,
-      bodyTimeout: timeout * 1000,
-      connect: { rejectUnauthorized: verify },
-    });
-    // ky runs the request (its Request, headers, HTTPError and TimeoutError)
-    // with the Agent as its `dispatcher`; its `fetch` is a transport on the
-    // Agent's own dispatch API rather than WHATWG fetch, whose spec machinery
-    // costs more CPU than the request itself on a fast upstream (the http
-    // benchmark measures both). The transport applies the timeout up to the
-    // response headers; the Agent's bodyTimeout covers the body.
-    const options: KyOptions & { dispatcher: Agent } = {
+    // Node: an undici Agent through its dispatch API; elsewhere the platform fetch (see pool.ts).
+    const pool = transport.openPool(this.#options);
+    const options: KyOptions = {
       retry: 0,
       timeout: false,
       throwHttpErrors: true,
-      dispatcher: agent,
-      fetch: createDispatcherFetch({ timeout: timeout * 1000 }),
+      ...pool.kyOptions,
       ...(this.#headers === undefined ? {} : { headers: this.#headers }),
     };
     this.#closing = new AbortController();
     this.#policy = { ...this.#retry, signal: this.#closing.signal };
-    this.#agent = agent;
+    this.#pool = pool;
     this.#ky = ky.create(options);
     return this.#ky;
   }

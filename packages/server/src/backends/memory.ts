@@ -44,14 +44,16 @@ function positiveInteger(option: string, value: unknown, max: number): number {
  * Sweeps expired entries every `seconds`. Holds the LRU only through a WeakRef so
  * a backend dropped without `close()` does not keep a timer (and its memory) alive.
  */
-function startSweeper(lru: LRUCache<string, string>, seconds: number): NodeJS.Timeout {
+function startSweeper(lru: LRUCache<string, string>, seconds: number): ReturnType<typeof setInterval> {
   const ref = new WeakRef(lru);
-  const timer: NodeJS.Timeout = setInterval(() => {
+  const timer = setInterval(() => {
     const target = ref.deref();
     if (target === undefined) clearInterval(timer);
     else target.purgeStale();
   }, seconds * 1000);
-  timer.unref();
+  // On Node the sweep must not keep the process alive; edge and worker runtimes
+  // have plain numeric timers without unref().
+  (timer as { unref?: () => void }).unref?.();
   return timer;
 }
 
@@ -73,7 +75,8 @@ function startSweeper(lru: LRUCache<string, string>, seconds: number): NodeJS.Ti
 export class MemoryBackend implements CacheBackend {
   readonly name = 'memory';
   readonly #lru: LRUCache<string, string>;
-  #sweeper: NodeJS.Timeout | undefined;
+  readonly #purgeInterval: number;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryBackendOptions = {}) {
     const { maxEntries = 10_000, maxBytes, purgeInterval = 60 } = options;
@@ -94,7 +97,7 @@ export class MemoryBackend implements CacheBackend {
         ? {}
         : { maxSize: maxBytes, sizeCalculation: (value, key) => (value.length + key.length) * 2 }),
     });
-    if (purgeInterval > 0) this.#sweeper = startSweeper(this.#lru, purgeInterval);
+    this.#purgeInterval = purgeInterval;
   }
 
   get(key: string): string | undefined {
@@ -102,8 +105,16 @@ export class MemoryBackend implements CacheBackend {
   }
 
   set(key: string, value: string, ttl?: number): void {
-    if (ttl === undefined) this.#lru.set(key, value);
-    else this.#lru.set(key, value, { ttl: ttl * 1000 });
+    if (ttl === undefined) {
+      this.#lru.set(key, value);
+      return;
+    }
+    this.#lru.set(key, value, { ttl: ttl * 1000 });
+    // Started by the first entry that can expire, not by the constructor: a backend
+    // made at module scope on Cloudflare Workers may not start timers there.
+    if (this.#sweeper === undefined && this.#purgeInterval > 0) {
+      this.#sweeper = startSweeper(this.#lru, this.#purgeInterval);
+    }
   }
 
   delete(key: string): void {

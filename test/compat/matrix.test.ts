@@ -24,12 +24,20 @@ const NODES = [20, 22, 24];
 /** In the order they run: the README's own lines first, then the floors, then next to tRPC's integrations. */
 const CELLS: (Cell & { title: string; majors: Record<string, number>; exact?: Record<string, string> })[] = [
   {
+    name: 'server-only',
+    title: "the README's server install line alone in an empty project (no client, no ioredis, no zod)",
+    steps: [{ packages: ['server', '@trpc/server'] }],
+    typecheck: [],
+    scenario: 'server-only.mjs',
+    majors: { '@trpc/server': 11 },
+  },
+  {
     name: 'latest',
     title:
-      "the README's install lines in an empty project: latest tRPC 11, React Query 5, React 19; ioredis 6, zod 4",
+      "the README's install lines, client first, in an empty project: latest tRPC 11, React Query 5, React 19; ioredis 6, zod 4",
     steps: [
+      { packages: ['client', '@trpc/client', '@trpc/server', '@tanstack/react-query', 'react'] },
       { packages: ['server', '@trpc/server'] },
-      { packages: ['server', 'client', '@trpc/client', '@trpc/server', '@tanstack/react-query', 'react'] },
       { packages: ['ioredis', 'zod', 'react-dom'] },
       { packages: ['typescript', '@types/node@^20', '@types/react@^19'], dev: true },
     ],
@@ -174,7 +182,16 @@ describe.each(CELLS)('$name: $title', (cell) => {
   it.each(NODES)(
     'works on Node %i',
     async (major) => {
-      const seen = await runScenario(project, await nodeBinary(major));
+      const seen = await runScenario(project, cell, await nodeBinary(major));
+      if (cell.name === 'server-only') {
+        expect(seen.node).toMatch(new RegExp(`^${major}\\.`));
+        expect(seen.results).toEqual([{ path: '/items/a' }, { path: '/items/a' }, { path: '/items/b' }]);
+        expect(seen.runs).toBe(2);
+        expect(seen.redisError).toMatch(
+          /needs the optional peer dependency ioredis: run `npm install ioredis`/,
+        );
+        return;
+      }
       expectWorking(seen, major);
       if (cell.name === 'tanstack-react-query') {
         expect(seen.tanstackReactQuery).toEqual({

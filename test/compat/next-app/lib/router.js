@@ -1,11 +1,12 @@
 import { initTRPC } from '@trpc/server';
-import { invalidates, memorize, ResilientClient } from '@trpc-memory/server';
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { cacheHeaders, invalidates, memorize, ResilientClient } from '@trpc-memory/server';
 
 const t = initTRPC.create();
 let runs = 0;
 
 /** Built per runtime: the Node routes and the edge route each bundle their own copy. */
-export function makeRouter() {
+function makeRouter() {
   const upstream = new ResilientClient({
     baseUrl: process.env.UPSTREAM_URL ?? 'http://127.0.0.1:9',
     retryAttempts: 1,
@@ -26,4 +27,11 @@ export function makeRouter() {
         .mutation(({ input }) => ({ renamed: input.id })),
     }),
   });
+}
+
+/** A route handler serving the router at `endpoint`, with the cache headers. */
+export function trpcHandler(endpoint) {
+  const router = makeRouter();
+  return (req) =>
+    fetchRequestHandler({ endpoint, req, router, createContext: () => ({}), responseMeta: cacheHeaders() });
 }

@@ -1,16 +1,6 @@
-import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { cacheHeaders } from '@trpc-memory/server';
-import { makeRouter } from '../../../../lib/router.js';
+import { trpcHandler } from '../../../../lib/router.js';
 
-const router = makeRouter();
-const handler = (req) =>
-  fetchRequestHandler({
-    endpoint: '/api/edge',
-    req,
-    router,
-    createContext: () => ({}),
-    responseMeta: cacheHeaders(),
-  });
+const handler = trpcHandler('/api/edge');
 
 export const runtime = 'edge';
 export const dynamic = 'force-dynamic';

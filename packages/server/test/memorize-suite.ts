@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { CacheBackend } from '../src/backends/types.js';
 import { type Cache, createCache } from '../src/cache/cache.js';
-import { MEMORIZE_TAG, readCall } from '../src/middleware/call-report.js';
+import { readCallFacts } from '../src/middleware/call-channel.js';
+import { MEMORIZE_TAG } from '../src/middleware/procedure-tags.js';
 import { memorize } from '../src/middleware/memorize.js';
 
 export interface SuiteBackend {
@@ -585,7 +586,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
             signal: undefined,
             batchIndex: 0,
           });
-          return readCall(getRawInput);
+          return readCallFacts(getRawInput)?.memorized;
         };
         const before = Date.now();
         const miss = await call();
@@ -625,7 +626,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
             signal: undefined,
             batchIndex: 0,
           });
-          return readCall(getRawInput);
+          return readCallFacts(getRawInput)?.memorized;
         };
         const reports = await Promise.all([call('post'), call('post'), call('post')]);
         expect(reports.map((report) => report?.source)).toEqual(['miss', 'hit', 'hit']);

@@ -1,6 +1,6 @@
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { ResponseMeta, ResponseMetaFn, TRPCRequestInfo } from '@trpc/server/http';
-import { readCall } from './call-report.js';
+import { readCallFacts } from './call-channel.js';
 import {
   CACHE_HEADER,
   formatList,
@@ -11,10 +11,27 @@ import {
   POLICY_HEADER,
   TTL_HEADER,
 } from './hint-headers.js';
-import { readInvalidation } from './invalidates.js';
 import { effectiveExpire, invalidatesTagOf, memorizeTagOf } from './procedure-tags.js';
 
 type ResponseMetaOptions<TRouter extends AnyTRPCRouter> = Parameters<ResponseMetaFn<TRouter>>[0];
+
+const warnedPaths = new Set<string>();
+
+/**
+ * A memorized call that succeeded always reports (even when memorize let it through
+ * uncached), so silence means the report went to another `getRawInput`: a middleware
+ * before memorize called `next({ getRawInput })`. Said once per procedure, outside production.
+ */
+function warnIfReportLost(call: TRPCRequestInfo['calls'][number]): void {
+  const nodeEnv = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.NODE_ENV;
+  if (nodeEnv === 'production' || warnedPaths.has(call.path)) return;
+  if (memorizeTagOf(call.procedure) === undefined) return;
+  warnedPaths.add(call.path);
+  console.warn(
+    `[trpc-memory] cacheHeaders: "${call.path}" is memorized but its call reported nothing, so the response carries no TTL for it and the client will not treat it as fresh. A middleware before memorize() probably called next({ getRawInput }) with a new function: memorize reports under the getRawInput it receives, which must be the call's own (tRPC's). Pass the call's getRawInput on unchanged, or place memorize() before that middleware.`,
+  );
+}
 
 /** The headers of a response whose calls have run: what each call actually got. */
 function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRPCRouter>['data']): Headers {
@@ -31,10 +48,12 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
   info.calls.forEach((call, index) => {
     const response = data[index];
     const failed = response === undefined || 'error' in response;
-    const report = failed ? undefined : readCall(call.getRawInput);
-    invalidated.push(failed ? NONE : formatPaths(readInvalidation(call.getRawInput)));
+    const facts = failed ? undefined : readCallFacts(call.getRawInput);
+    if (!failed && facts === undefined) warnIfReportLost(call);
+    const report = facts?.memorized;
+    invalidated.push(failed ? NONE : formatPaths(facts?.invalidated));
     source.push(report?.source ?? NONE);
-    if (report === undefined || !report.stored) {
+    if (report?.source === undefined || !report.stored) {
       ttl.push(NONE);
       shareable = false;
       return;

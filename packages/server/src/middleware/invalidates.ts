@@ -2,6 +2,7 @@ import type { AnyTRPCRouter, TRPCProcedureType } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { CacheManager } from '../cache/manager.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { reportInvalidated } from './call-channel.js';
 import { assertKnownOptions } from './memorize-options.js';
 import { INVALIDATES_TAG, type InvalidatesTag, memorizeTagOf, proceduresOf } from './procedure-tags.js';
 import type { MiddlewareOptions, MiddlewareResult } from './trpc-middleware.js';
@@ -94,13 +95,6 @@ interface CallOptions {
 
 const WHERE = 'invalidates()';
 const KNOWN_OPTIONS = ['router', 'cache'];
-const invalidatedBy = new WeakMap<object, readonly string[]>();
-
-/** The paths the call identified by `getRawInput` invalidated. @internal */
-export function readInvalidation(getRawInput: object): readonly string[] | undefined {
-  return invalidatedBy.get(getRawInput);
-}
-
 function isPathList(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((path) => typeof path === 'string' && path.length > 0);
 }
@@ -234,7 +228,7 @@ export function invalidates<TContext = object, TInput = unknown>(
       list = [...new Set(computed)];
     }
     await clear(list, false);
-    invalidatedBy.set(opts.getRawInput, list);
+    reportInvalidated(opts, list);
     return result;
   }
 

@@ -5,8 +5,9 @@ import { CacheManager } from '../cache/manager.js';
 import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
-import { MEMORIZE_TAG, type MemorizeTag, recordCall } from './call-report.js';
+import { reportMemorized } from './call-channel.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
+import { MEMORIZE_TAG, type MemorizeTag } from './procedure-tags.js';
 import type { MiddlewareOptions, MiddlewareResult } from './trpc-middleware.js';
 
 /**
@@ -167,7 +168,7 @@ export function memorize<TContext = object>(
     let scopePart = '';
     if (scopeOf !== undefined) {
       const id = scopeOf(opts.ctx as TContext);
-      if (id === null || id === undefined) return opts.next();
+      if (id === null || id === undefined) return passThrough(opts);
       if (typeof id !== 'string') throw badReturn('scope', opts.path, id);
       scopePart = scopeSegment(id);
     }
@@ -180,7 +181,7 @@ export function memorize<TContext = object>(
         callPart = stableKey(rawInput);
       } catch (error) {
         // An input without a stable identity (a function, a cycle…) can only be run, not cached.
-        if (error instanceof UnkeyableValueError) return opts.next();
+        if (error instanceof UnkeyableValueError) return passThrough(opts);
         throw error;
       }
     } else {
@@ -193,7 +194,7 @@ export function memorize<TContext = object>(
 
     const entry = await cache.read(entryKey);
     if (entry !== undefined) {
-      recordCall(getRawInput, {
+      reportMemorized(opts, {
         source: 'hit',
         stored: true,
         expiresAt: entry.expiresAt,
@@ -219,8 +220,14 @@ export function memorize<TContext = object>(
       },
       opts.signal,
     );
-    recordCall(getRawInput, { source, stored, expiresAt, visibility, expire: ttl });
+    reportMemorized(opts, { source, stored, expiresAt, visibility, expire: ttl });
     return { ok: true, data, marker } as StepResult;
+  }
+
+  /** A call memorize lets through uncached, reported as such (so a silent call means a lost report). */
+  function passThrough(opts: CallOptions): Promise<StepResult> {
+    reportMemorized(opts, { source: undefined, stored: false, expiresAt: undefined, visibility, expire });
+    return opts.next();
   }
 
   const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };

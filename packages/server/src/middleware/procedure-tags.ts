@@ -1,7 +1,23 @@
 import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { CacheManager } from '../cache/manager.js';
-import { MEMORIZE_TAG, type MemorizeTag } from './call-report.js';
+
+/**
+ * Set on the middleware function `memorize()` returns; `cachePolicy(router)` finds
+ * memorized procedures by walking `procedure._def.middlewares` for it.
+ *
+ * @internal
+ */
+export const MEMORIZE_TAG: unique symbol = Symbol.for('trpc-memory.memorize');
+
+/** The static facts `cachePolicy` reads from a tagged middleware. @internal */
+export interface MemorizeTag {
+  expire: number | undefined;
+  namespace: string | undefined;
+  visibility: 'public' | 'private';
+  /** The cache the middleware uses, when given explicitly. */
+  cache: unknown;
+}
 
 /**
  * Set on the middleware function `invalidates()` returns, so `cachePolicy(router)`

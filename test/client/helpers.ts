@@ -41,12 +41,13 @@ export function mirrored(
   queryClient: QueryClient,
   server: TestServer,
   kind: LinkKind = 'batch',
-  options: { policy?: CachePolicy; user?: string } = {},
+  options: { policy?: CachePolicy; user?: string; unreported?: 'stale' | 'policy' } = {},
 ) {
   const hints = createCacheHints();
   const dispose = mirrorServerTtl(queryClient, {
     hints,
     ...(options.policy === undefined ? {} : { policy: options.policy }),
+    ...(options.unreported === undefined ? {} : { unreported: options.unreported }),
   });
   const client = makeClient(server, kind, hints, options.user);
   const api = createMemoHooks<AppRouter>({ client });

@@ -182,14 +182,24 @@ describe('httpLink', () => {
 });
 
 describe('httpBatchStreamLink: headers leave before the calls run', () => {
-  it('falls back to the static policy the server sends: fresh for the full expire from arrival', async () => {
+  it('by default a streamed result of a memorized query is stale at once: never fresher than its server entry', async () => {
+    const queryClient = newQueryClient();
+    const { api } = mirrored(queryClient, server, 'stream', { policy: cachePolicy(server.appRouter) });
+    const options = api.post.byId.queryOptions({ id: uid() });
+    await queryClient.fetchQuery(options);
+    const query = queryClient.getQueryCache().find({ queryKey: options.queryKey, exact: true });
+    expect(staleAt(queryClient, options.queryKey)).toBe(query?.state.dataUpdatedAt);
+    expect(query?.isStaleByTime(0)).toBe(true);
+  });
+
+  it("with unreported: 'policy' it is fresh for the full expire from arrival (the opt-in upper bound)", async () => {
     const id = uid();
     const warm = newQueryClient();
     await warm.fetchQuery(mirrored(warm, server).api.post.byId.queryOptions({ id }));
     await sleep(200);
 
     const queryClient = newQueryClient();
-    const { api } = mirrored(queryClient, server, 'stream');
+    const { api } = mirrored(queryClient, server, 'stream', { unreported: 'policy' });
     const options = api.post.byId.queryOptions({ id });
     await queryClient.fetchQuery(options);
     const query = queryClient.getQueryCache().find({ queryKey: options.queryKey, exact: true });
@@ -198,17 +208,22 @@ describe('httpBatchStreamLink: headers leave before the calls run', () => {
     expect(fresh).toBeLessThanOrEqual(TTL.byId * 1000);
   });
 
-  it('uses the policy given to mirrorServerTtl when the response carries no hints', async () => {
+  it('a response without hints: stale at once by default, the policy expire with the opt-in', async () => {
     await server.close();
     server = await startServer({ headers: false });
-    const queryClient = newQueryClient();
     const policy = cachePolicy(server.appRouter);
     expect(policy['post.short']).toEqual({ expire: TTL.short });
-    const { api } = mirrored(queryClient, server, 'stream', { policy });
-    const options = api.post.short.queryOptions({ id: uid() });
-    await queryClient.fetchQuery(options);
-    const query = queryClient.getQueryCache().find({ queryKey: options.queryKey, exact: true });
-    expect(staleAt(queryClient, options.queryKey) - (query?.state.dataUpdatedAt ?? 0)).toBe(TTL.short * 1000);
+    for (const [unreported, expected] of [
+      ['stale', 0],
+      ['policy', TTL.short * 1000],
+    ] as const) {
+      const queryClient = newQueryClient();
+      const { api } = mirrored(queryClient, server, 'stream', { policy, unreported });
+      const options = api.post.short.queryOptions({ id: uid() });
+      await queryClient.fetchQuery(options);
+      const query = queryClient.getQueryCache().find({ queryKey: options.queryKey, exact: true });
+      expect(staleAt(queryClient, options.queryKey) - (query?.state.dataUpdatedAt ?? 0)).toBe(expected);
+    }
   });
 });
 

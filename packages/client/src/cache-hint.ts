@@ -1,5 +1,6 @@
 import type { QueryClient, QueryKey } from '@tanstack/react-query';
 import { type CacheHints, defaultHints } from './hints.js';
+import { hydrationHintOf } from './hydration.js';
 import { parseQueryKey } from './query-key.js';
 
 /**
@@ -24,8 +25,9 @@ export interface CacheHint {
   readonly source: 'hit' | 'miss' | undefined;
   /**
    * When the server's cache entry for this result expires, in epoch ms on the
-   * client's clock: counted from when the request left, so never later than the
-   * real expiry. `Infinity` when it never expires; `undefined` when the result is
+   * client's clock: counted from when the request left (for data hydrated from
+   * server rendering: from when the browser requested the page), so never later
+   * than the real expiry. `Infinity` when it never expires; `undefined` when the result is
    * not in the server's cache (not memorized, or it could not be stored). For a
    * streamed response it is a full `expire` after the data arrived, an upper bound.
    */
@@ -66,7 +68,8 @@ export function attachHints(queryClient: QueryClient, hints: CacheHints): () => 
  * whether it was a cache `hit` or a `miss` on the server, and when the server's
  * entry expires. `undefined` when the query has no data, is not a tRPC query, or
  * its data came with no report (fetched through a client without
- * `cacheHintsLink()`, hydrated from server-side rendering, an infinite query).
+ * `cacheHintsLink()`, hydrated from a server without `reportServerTtl()`, an
+ * infinite query).
  *
  * Reads the hints `cacheHintsLink()` recorded (the server needs `cacheHeaders()`).
  * It is a plain read, not a subscription: call it while rendering a component
@@ -90,8 +93,15 @@ export function getCacheHint(
 ): CacheHint | undefined {
   const key = parseQueryKey(queryKey);
   if (key === undefined || key.type !== 'query') return undefined;
-  const dataUpdatedAt = queryClient.getQueryState(queryKey)?.dataUpdatedAt;
-  if (dataUpdatedAt === undefined || dataUpdatedAt === 0) return undefined;
+  const query = queryClient.getQueryCache().find({ queryKey, exact: true });
+  const dataUpdatedAt = query?.state.dataUpdatedAt;
+  if (query === undefined || dataUpdatedAt === undefined || dataUpdatedAt === 0) return undefined;
+  const hydrated = hydrationHintOf(query);
+  if (hydrated !== undefined) {
+    const { staleAt } = hydrated;
+    if (staleAt === 'pending' || staleAt === 'unreported') return undefined;
+    return { source: hydrated.source, expiresAt: staleAt ?? undefined, receivedAt: dataUpdatedAt };
+  }
   const hints = options.hints ?? registries.get(queryClient) ?? defaultHints;
   const hint = hints.lookup(key.path, key.input, dataUpdatedAt);
   if (hint === undefined) return undefined;

@@ -11,6 +11,12 @@ export interface Hint {
   staleAt: number | null;
   /** `'hit'` or `'miss'` as the server reported it; `undefined` when it did not say. */
   source: 'hit' | 'miss' | undefined;
+  /**
+   * `true` when `staleAt` comes from the call's own entry; `false` when it is only the
+   * static policy's upper bound (a streamed response, whose headers leave before the
+   * calls run).
+   */
+  exact: boolean;
 }
 
 /** A successful mutation, as the link saw it. @internal */

@@ -225,13 +225,20 @@ function recordResult(
     const ms = pickMilliseconds(ttl, index, hints);
     const source = pickSource(parseList(headers?.get(CACHE_HEADER)), index);
     // Counted from when the request left: the server's clock started no earlier.
-    hints.record(op.path, op.input, { receivedAt: now, staleAt: ms === null ? null : sentAt + ms, source });
+    hints.record(op.path, op.input, {
+      receivedAt: now,
+      staleAt: ms === null ? null : sentAt + ms,
+      source,
+      exact: true,
+    });
   } else if (policy !== undefined) {
     const ms = pickMilliseconds(policy, index, hints);
+    // Only an upper bound: a call answered from an entry cached earlier has less left.
     hints.record(op.path, op.input, {
       receivedAt: now,
       staleAt: ms === null ? null : now + ms,
       source: undefined,
+      exact: false,
     });
   }
 }

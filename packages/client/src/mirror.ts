@@ -1,6 +1,7 @@
 import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
 import { attachHints } from './cache-hint.js';
 import { type CacheHints, defaultHints, type Listener } from './hints.js';
+import { hydrationHintOf, watchHydration } from './hydration.js';
 import { parseQueryKey } from './query-key.js';
 
 /**
@@ -35,15 +36,31 @@ export type CachePolicy = Readonly<
  */
 export interface MirrorServerTtlOptions {
   /**
-   * The static policy, used for a query whose response carried no per-call hint:
-   * data fetched during server-side rendering and hydrated, an infinite query, a
-   * server without `cacheHeaders()`. It is an upper bound (a result cached 40 s ago
-   * under `expire: 60` counts as fresh for 60 s), so per-call hints take
-   * precedence. Its `invalidates` lists apply when a mutation's response
-   * reported none. Default: none — such queries keep the QueryClient's own
-   * `staleTime`.
+   * The static policy (`cachePolicy(appRouter)` on the server). It tells which
+   * procedures the server memorizes, so that their data stays fresh no longer than
+   * the server can vouch for (see `unreported`), and which procedures each mutation
+   * invalidates, so that a successful mutation refetches them even when the client has
+   * no `cacheHintsLink()` (a mutation's own report, through the link, takes precedence).
+   * Default: none — queries without a report keep the QueryClient's own `staleTime`,
+   * and only reported mutations invalidate.
    */
   policy?: CachePolicy;
+  /**
+   * How fresh a memorized query's data is when nothing reported how long its server
+   * entry has left: data fetched through `httpBatchStreamLink` (its headers leave
+   * before the procedures run), fetched without `cacheHintsLink()`, hydrated from a
+   * server without `reportServerTtl()`, an infinite query. Applies to the procedures
+   * `policy` lists as memorized.
+   *
+   * - `'stale'` (default): stale at once, so the next mount, focus or reconnect
+   *   refetches (from the server's cache, cheaply). Never fresher than the server.
+   * - `'policy'`: fresh for the procedure's full `expire` from arrival. Fewer
+   *   refetches, but a result the server cached 40 s ago under `expire: 60` stays
+   *   fresh 40 s past its server entry: an upper bound, not a promise.
+   *
+   * @default 'stale'
+   */
+  unreported?: 'stale' | 'policy';
   /** The registry `cacheHintsLink` writes to. Default: the shared one. */
   hints?: CacheHints;
 }
@@ -61,6 +78,19 @@ function invalidOption(option: string, value: unknown, allowed: string): TypeErr
   return new TypeError(`mirrorServerTtl(): option "${option}" must be ${allowed}, got ${describe(value)}`);
 }
 
+/** When `cacheHintsLink` last reported a successful mutation of each path, per QueryClient. */
+const linkReports = new WeakMap<QueryClient, Map<string, number>>();
+
+function invalidatePaths(client: QueryClient, paths: Set<string>): void {
+  if (paths.size === 0) return;
+  void client.invalidateQueries({
+    predicate: (query) => {
+      const key = parseQueryKey(query.queryKey);
+      return key !== undefined && paths.has(key.path);
+    },
+  });
+}
+
 /**
  * The mutation listener of `mirrorServerTtl`. Built out here, not inline, so its
  * closure cannot capture the QueryClient: the registry holds the QueryClient
@@ -69,15 +99,41 @@ function invalidOption(option: string, value: unknown, allowed: string): TypeErr
  */
 function invalidateOnMutation(policy: CachePolicy | undefined): Listener<QueryClient> {
   return (client, notice) => {
-    const paths = new Set(notice.invalidated ?? policy?.[notice.path]?.invalidates ?? []);
-    if (paths.size === 0) return;
-    void client.invalidateQueries({
-      predicate: (query) => {
-        const key = parseQueryKey(query.queryKey);
-        return key !== undefined && paths.has(key.path);
-      },
-    });
+    const reports = linkReports.get(client) ?? new Map<string, number>();
+    linkReports.set(client, reports);
+    reports.set(notice.path, Date.now());
+    invalidatePaths(client, new Set(notice.invalidated ?? policy?.[notice.path]?.invalidates ?? []));
   };
+}
+
+/**
+ * The path of a tRPC mutation key (`[path.split('.')]`, with or without
+ * `@trpc/tanstack-react-query`'s `keyPrefix`), or `undefined` for any other key.
+ */
+function mutationPath(mutationKey: readonly unknown[] | undefined): string | undefined {
+  if (mutationKey === undefined) return undefined;
+  const isPath = (value: unknown): value is string[] =>
+    Array.isArray(value) && value.length > 0 && value.every((part) => typeof part === 'string');
+  const path = mutationKey.length === 2 && isPath(mutationKey[0]) ? mutationKey[1] : mutationKey[0];
+  return mutationKey.length <= 2 && isPath(path) ? path.join('.') : undefined;
+}
+
+/**
+ * After a React Query mutation of a tRPC procedure succeeds, invalidates what the
+ * policy says it invalidates, unless `cacheHintsLink` already reported this
+ * mutation's own result (the per-call report wins: it knows computed paths too).
+ */
+function invalidateAfterMutations(queryClient: QueryClient, policy: CachePolicy | undefined): () => void {
+  if (policy === undefined) return () => {};
+  return queryClient.getMutationCache().subscribe((event) => {
+    if (event.type !== 'updated' || event.action.type !== 'success') return;
+    const path = mutationPath(event.mutation.options.mutationKey);
+    const paths = path === undefined ? undefined : policy[path]?.invalidates;
+    if (path === undefined || paths === undefined) return;
+    const reportedAt = linkReports.get(queryClient)?.get(path);
+    if (reportedAt !== undefined && reportedAt >= event.mutation.state.submittedAt) return;
+    invalidatePaths(queryClient, new Set(paths));
+  });
 }
 
 /**
@@ -88,6 +144,17 @@ function invalidateOnMutation(policy: CachePolicy | undefined): Listener<QueryCl
  * `invalidates([...])` succeeds, the matching queries are invalidated (active ones
  * refetch at once).
  *
+ * What the server reported about each result decides:
+ * - fetched through `cacheHintsLink()` with `httpLink` / `httpBatchLink` (and
+ *   `cacheHeaders()` on the server): fresh until its own server entry expires,
+ *   counted from when the request left;
+ * - hydrated from server rendering whose QueryClient had `reportServerTtl()`: fresh
+ *   until its server entry expires, counted from when the browser requested the
+ *   page, so a page (or a streamed part of it) that arrives late never extends it;
+ * - anything else of a procedure `policy` lists as memorized (streamed by
+ *   `httpBatchStreamLink`, fetched without the link, hydrated without a report): see
+ *   the `unreported` option — stale at once by default.
+ *
  * It installs a `staleTime` function in the QueryClient's default query options,
  * so it covers the queries of `createMemoHooks` and of `@trpc/tanstack-react-query`
  * alike (both use the key `[path.split('.'), { input?, type }]`). Queries the server
@@ -96,17 +163,14 @@ function invalidateOnMutation(policy: CachePolicy | undefined): Listener<QueryCl
  * React Query keeps suspense queries fresh for at least 1 s whatever `staleTime`
  * says.
  *
- * Needs `cacheHintsLink()` in the tRPC client's links and `cacheHeaders()` on the
- * server. Returns a function that undoes it. `getCacheHint(queryClient, queryKey)`
- * then reads from the same `hints` registry.
+ * Returns a function that undoes it. `getCacheHint(queryClient, queryKey)` then
+ * reads from the same `hints` registry.
  *
  * @example
  * ```ts
+ * // one line where the app makes its QueryClient (browser and server alike)
  * const queryClient = new QueryClient();
- * mirrorServerTtl(queryClient);
- *
- * // with a static fallback for streamed or server-rendered data:
- * mirrorServerTtl(queryClient, { policy: window.__CACHE_POLICY__ });
+ * mirrorServerTtl(queryClient, { policy });
  * ```
  */
 export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerTtlOptions = {}): () => void {
@@ -115,13 +179,16 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
       `mirrorServerTtl(): the first argument must be a QueryClient, got ${describe(queryClient)}`,
     );
   }
-  const { policy, hints = defaultHints } = options;
+  const { policy, hints = defaultHints, unreported = 'stale' } = options;
   if (policy !== undefined && (policy === null || typeof policy !== 'object' || Array.isArray(policy))) {
     throw invalidOption(
       'policy',
       policy,
       "an object such as { 'post.byId': { expire: 60 } } (from cachePolicy(appRouter))",
     );
+  }
+  if (unreported !== 'stale' && unreported !== 'policy') {
+    throw invalidOption('unreported', unreported, "'stale' (the default) or 'policy'");
   }
   if (typeof (hints as Partial<CacheHints> | null)?.lookup !== 'function') {
     throw invalidOption('hints', hints, 'a registry made by createCacheHints()');
@@ -132,27 +199,49 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
   const fallback = (query: Query): StaleTime =>
     typeof previous === 'function' ? previous(query) : (previous ?? 0);
 
+  /** A memorized procedure's data that came with no usable report. */
+  const unreportedStaleTime = (path: string, query: Query, upperBound?: number): StaleTime => {
+    const entry = policy?.[path];
+    if (entry === undefined || entry.invalidates !== undefined) return fallback(query);
+    if (unreported === 'stale') return 0;
+    if (upperBound !== undefined) return upperBound;
+    return entry.expire === undefined ? Number.POSITIVE_INFINITY : entry.expire * 1000;
+  };
+
   const staleTime = (query: Query): StaleTime => {
     const key = parseQueryKey(query.queryKey);
     if (key === undefined) return fallback(query);
     if (key.type === 'query') {
       const { dataUpdatedAt } = query.state;
+      const hydrated = hydrationHintOf(query);
+      if (hydrated !== undefined) {
+        const { staleAt } = hydrated;
+        if (staleAt === null) return fallback(query);
+        if (staleAt === 'pending' || staleAt === 'unreported') return unreportedStaleTime(key.path, query);
+        // Hydrated data keeps the server's dataUpdatedAt, so this may be negative: it is
+        // React Query's `dataUpdatedAt + staleTime` that must land on staleAt.
+        return staleAt - dataUpdatedAt;
+      }
       const hint = hints.lookup(key.path, key.input, dataUpdatedAt);
       if (hint !== undefined) {
-        return hint.staleAt === null ? fallback(query) : Math.max(0, hint.staleAt - dataUpdatedAt);
+        if (hint.staleAt === null) return fallback(query);
+        const left = Math.max(0, hint.staleAt - dataUpdatedAt);
+        return hint.exact ? left : unreportedStaleTime(key.path, query, left);
       }
     }
-    const entry = policy?.[key.path];
-    if (entry === undefined || entry.invalidates !== undefined) return fallback(query);
-    return entry.expire === undefined ? Number.POSITIVE_INFINITY : entry.expire * 1000;
+    return unreportedStaleTime(key.path, query);
   };
   queryClient.setDefaultOptions({ ...defaults, queries: { ...defaults.queries, staleTime } });
 
   const detach = attachHints(queryClient, hints);
+  const stopHydration = watchHydration(queryClient);
   const stop = hints.onMutation(queryClient, invalidateOnMutation(policy));
+  const stopMutations = invalidateAfterMutations(queryClient, policy);
 
   return () => {
+    stopMutations();
     stop();
+    stopHydration();
     detach();
     const current = queryClient.getDefaultOptions();
     if (current.queries?.staleTime !== staleTime) return;

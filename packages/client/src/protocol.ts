@@ -65,3 +65,35 @@ export function parsePaths(entry: string): string[] {
   }
   return paths;
 }
+
+/**
+ * The key of a tRPC query's React Query `meta` under which the server's
+ * `reportServerTtl` puts what its cache knew about a server-rendered query: a
+ * {@link ServerTtlMeta}, or a promise of one for a query that was still running when
+ * the page was dehydrated (streamed by React Server Components).
+ *
+ * @internal
+ */
+export const SERVER_TTL_META = 'trpc-memory';
+
+/** What a server-rendered query carries in its `meta`. @internal */
+export interface ServerTtlMeta {
+  /** `'hit'` or `'miss'`; `null` when the server did not memorize the call. */
+  source: 'hit' | 'miss' | null;
+  /** Milliseconds from `renderedAt` until the server's entry expires; `'inf'` for never; `null` when not cached. */
+  expiresIn: number | 'inf' | null;
+  /** When the server began rendering (epoch ms, the server's clock). */
+  renderedAt: number;
+}
+
+/** A {@link ServerTtlMeta}, or `undefined` for a value this version cannot read. @internal */
+export function parseServerTtlMeta(value: unknown): ServerTtlMeta | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const { source, expiresIn, renderedAt } = value as Record<string, unknown>;
+  if (source !== 'hit' && source !== 'miss' && source !== null) return undefined;
+  if (typeof renderedAt !== 'number' || !Number.isFinite(renderedAt)) return undefined;
+  const validExpiresIn =
+    expiresIn === null || expiresIn === 'inf' || (typeof expiresIn === 'number' && Number.isFinite(expiresIn));
+  if (!validExpiresIn) return undefined;
+  return { source, expiresIn, renderedAt };
+}

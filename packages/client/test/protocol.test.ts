@@ -72,10 +72,10 @@ describe('tRPC query keys', () => {
 describe('the hint registry', () => {
   it('serves the newest hint that arrived before the data', () => {
     const hints = new CacheHints();
-    hints.record('a', 1, { receivedAt: 100, staleAt: 600, source: 'miss' });
-    hints.record('a', 1, { receivedAt: 200, staleAt: 900, source: 'hit' });
+    hints.record('a', 1, { receivedAt: 100, staleAt: 600, source: 'miss', exact: true });
+    hints.record('a', 1, { receivedAt: 200, staleAt: 900, source: 'hit', exact: true });
     expect(hints.lookup('a', 1, 150)?.staleAt).toBe(600);
-    expect(hints.lookup('a', 1, 250)).toEqual({ receivedAt: 200, staleAt: 900, source: 'hit' });
+    expect(hints.lookup('a', 1, 250)).toEqual({ receivedAt: 200, staleAt: 900, source: 'hit', exact: true });
     expect(hints.lookup('a', 1, 50)).toBeUndefined();
     expect(hints.lookup('a', 2, 250)).toBeUndefined();
   });

@@ -1,0 +1,144 @@
+import type { Query, QueryCacheNotifyEvent, QueryClient } from '@tanstack/react-query';
+import { parseServerTtlMeta, SERVER_TTL_META, type ServerTtlMeta } from './protocol.js';
+import { parseQueryKey } from './query-key.js';
+
+/**
+ * What the server said about the data a query got from server rendering (through
+ * `hydrate()` / `HydrationBoundary`). @internal
+ */
+export interface HydrationHint {
+  /**
+   * The `dataUpdatedAt` of the hydrated data; `undefined` while it is still on its way
+   * (a query the server dehydrated while pending, whose data streams in later).
+   */
+  dataUpdatedAt: number | undefined;
+  /**
+   * When the data stops being fresh (epoch ms, the browser's clock; `Infinity` for
+   * never); `null` when the server did not cache it (the QueryClient's own staleTime
+   * applies); `'unreported'` when the data came without a report the browser can
+   * use; `'pending'` while the report is still streaming in.
+   */
+  staleAt: number | null | 'unreported' | 'pending';
+  /** `'hit'` or `'miss'` as the server reported it. */
+  source: 'hit' | 'miss' | undefined;
+}
+
+const byQuery = new WeakMap<Query, HydrationHint>();
+
+/**
+ * A page rendered more than this long before the browser asked for it was not
+ * rendered for this request (prerendered at build time, or served by a cache), so
+ * its remaining times are not counted from the request. Clocks that disagree by less
+ * than this never trip it.
+ */
+const RENDERED_FOR_ANOTHER_REQUEST_MS = 60_000;
+
+interface NavigationTiming {
+  requestStart: number;
+  transferSize?: number;
+  decodedBodySize?: number;
+}
+
+/**
+ * When the browser sent the request for the current document (epoch ms, the
+ * browser's clock), or `undefined` when it cannot tell (not a browser, or the page
+ * came from the HTTP cache, so its content is older than the request).
+ *
+ * The server rendered the page after this moment, so an entry with `expiresIn` ms
+ * left when rendering began expires no earlier than this moment plus `expiresIn`:
+ * counting from here is never late, however long the page (or a part of it streamed
+ * later) took to arrive, and is early only by the time the request took to reach the
+ * server. Client-side navigations fetch their server-component payload later than
+ * this, so counting from the document's request keeps them safe too (only earlier).
+ */
+function documentRequestStart(): number | undefined {
+  const performance = (globalThis as { performance?: Performance }).performance;
+  if (typeof performance?.getEntriesByType !== 'function') return undefined;
+  const [navigation] = performance.getEntriesByType('navigation') as unknown as NavigationTiming[];
+  if (navigation === undefined) return undefined;
+  if (navigation.transferSize === 0 && (navigation.decodedBodySize ?? 0) > 0) return undefined;
+  return performance.timeOrigin + Math.max(0, navigation.requestStart);
+}
+
+function staleAtOf(meta: ServerTtlMeta | undefined): HydrationHint['staleAt'] {
+  if (meta === undefined) return 'unreported';
+  if (meta.expiresIn === null) return null;
+  const requestStart = documentRequestStart();
+  if (requestStart === undefined || requestStart - meta.renderedAt > RENDERED_FOR_ANOTHER_REQUEST_MS) {
+    return 'unreported';
+  }
+  return meta.expiresIn === 'inf' ? Number.POSITIVE_INFINITY : requestStart + meta.expiresIn;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function onAdded(query: Query): void {
+  const raw = (query.meta as Record<string, unknown> | undefined)?.[SERVER_TTL_META];
+  if (raw === undefined) return;
+  const dataUpdatedAt = query.state.data === undefined ? undefined : query.state.dataUpdatedAt;
+  if (!isThenable(raw)) {
+    const meta = parseServerTtlMeta(raw);
+    byQuery.set(query, { dataUpdatedAt, staleAt: staleAtOf(meta), source: meta?.source ?? undefined });
+    return;
+  }
+  const hint: HydrationHint = { dataUpdatedAt, staleAt: 'pending', source: undefined };
+  byQuery.set(query, hint);
+  Promise.resolve(raw).then(
+    (value) => {
+      const meta = parseServerTtlMeta(value);
+      hint.staleAt = staleAtOf(meta);
+      hint.source = meta?.source ?? undefined;
+    },
+    () => {
+      hint.staleAt = 'unreported';
+    },
+  );
+}
+
+function onEvent(event: QueryCacheNotifyEvent): void {
+  const { query } = event;
+  const key = parseQueryKey(query.queryKey);
+  if (key === undefined || key.type !== 'query') return;
+  if (event.type === 'added') {
+    onAdded(query);
+    return;
+  }
+  if (event.type !== 'updated') return;
+  const { action } = event;
+  const hint = byQuery.get(query);
+  if (action.type === 'setState') {
+    // hydrate() into a query the browser already had: new data, and no report with it
+    // (React Query keeps the existing query's meta).
+    if (query.state.data !== undefined && hint?.dataUpdatedAt !== query.state.dataUpdatedAt) {
+      byQuery.set(query, { dataUpdatedAt: query.state.dataUpdatedAt, staleAt: 'unreported', source: undefined });
+    }
+  } else if (hint !== undefined && hint.dataUpdatedAt === undefined) {
+    // The first outcome after hydration is the streamed data the report describes.
+    if (action.type === 'success') hint.dataUpdatedAt = query.state.dataUpdatedAt;
+    else if (action.type === 'error') byQuery.delete(query);
+  }
+}
+
+/**
+ * Records the server's report of every tRPC query `queryClient` hydrates, from the
+ * `meta` that `reportServerTtl` put on it on the server. Returns the undo.
+ *
+ * @internal
+ */
+export function watchHydration(queryClient: QueryClient): () => void {
+  return queryClient.getQueryCache().subscribe(onEvent);
+}
+
+/** The hydration report describing the data `query` holds now, if its data came from server rendering. @internal */
+export function hydrationHintOf(query: Query): HydrationHint | undefined {
+  const hint = byQuery.get(query);
+  if (hint === undefined || query.state.data === undefined) return undefined;
+  if (hint.dataUpdatedAt !== undefined && hint.dataUpdatedAt !== query.state.dataUpdatedAt) return undefined;
+  return hint;
+}

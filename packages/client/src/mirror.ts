@@ -200,11 +200,10 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
     typeof previous === 'function' ? previous(query) : (previous ?? 0);
 
   /** A memorized procedure's data that came with no usable report. */
-  const unreportedStaleTime = (path: string, query: Query, upperBound?: number): StaleTime => {
+  const unreportedStaleTime = (path: string, query: Query): StaleTime => {
     const entry = policy?.[path];
     if (entry === undefined || entry.invalidates !== undefined) return fallback(query);
     if (unreported === 'stale') return 0;
-    if (upperBound !== undefined) return upperBound;
     return entry.expire === undefined ? Number.POSITIVE_INFINITY : entry.expire * 1000;
   };
 
@@ -226,7 +225,10 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
       if (hint !== undefined) {
         if (hint.staleAt === null) return fallback(query);
         const left = Math.max(0, hint.staleAt - dataUpdatedAt);
-        return hint.exact ? left : unreportedStaleTime(key.path, query, left);
+        // A streamed response's per-call policy: the server memorizes it, but how long
+        // this call's entry has left, nothing said.
+        if (hint.exact || unreported === 'policy') return left;
+        return 0;
       }
     }
     return unreportedStaleTime(key.path, query);

@@ -78,7 +78,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function onAdded(query: Query): void {
+function onAdded(query: Query, settled: (query: Query) => void): void {
   const raw = (query.meta as Record<string, unknown> | undefined)?.[SERVER_TTL_META];
   if (raw === undefined) return;
   const dataUpdatedAt = query.state.data === undefined ? undefined : query.state.dataUpdatedAt;
@@ -94,6 +94,7 @@ function onAdded(query: Query): void {
       const meta = parseServerTtlMeta(value);
       hint.staleAt = staleAtOf(meta);
       hint.source = meta?.source ?? undefined;
+      if (query.state.data !== undefined) settled(query);
     },
     () => {
       hint.staleAt = 'unreported';
@@ -101,38 +102,50 @@ function onAdded(query: Query): void {
   );
 }
 
-function onEvent(event: QueryCacheNotifyEvent): void {
+function onEvent(event: QueryCacheNotifyEvent, settled: (query: Query) => void): void {
   const { query } = event;
   const key = parseQueryKey(query.queryKey);
-  if (key === undefined || key.type !== 'query') return;
+  if (key === undefined) return;
   if (event.type === 'added') {
-    onAdded(query);
+    if (key.type === 'query') onAdded(query, settled);
+    if (query.state.data !== undefined) settled(query);
     return;
   }
   if (event.type !== 'updated') return;
   const { action } = event;
+  if (key.type !== 'query') {
+    if (action.type === 'success') settled(query);
+    return;
+  }
   const hint = byQuery.get(query);
   if (action.type === 'setState') {
     // hydrate() into a query the browser already had: new data, and no report with it
     // (React Query keeps the existing query's meta).
     if (query.state.data !== undefined && hint?.dataUpdatedAt !== query.state.dataUpdatedAt) {
-      byQuery.set(query, { dataUpdatedAt: query.state.dataUpdatedAt, staleAt: 'unreported', source: undefined });
+      byQuery.set(query, {
+        dataUpdatedAt: query.state.dataUpdatedAt,
+        staleAt: 'unreported',
+        source: undefined,
+      });
     }
   } else if (hint !== undefined && hint.dataUpdatedAt === undefined) {
     // The first outcome after hydration is the streamed data the report describes.
     if (action.type === 'success') hint.dataUpdatedAt = query.state.dataUpdatedAt;
     else if (action.type === 'error') byQuery.delete(query);
   }
+  if (action.type === 'success' || action.type === 'setState') settled(query);
 }
 
 /**
  * Records the server's report of every tRPC query `queryClient` hydrates, from the
- * `meta` that `reportServerTtl` put on it on the server. Returns the undo.
+ * `meta` that `reportServerTtl` put on it on the server, and calls `settled(query)`
+ * whenever a tRPC query got new data (or the report of its data arrived). Returns
+ * the undo.
  *
  * @internal
  */
-export function watchHydration(queryClient: QueryClient): () => void {
-  return queryClient.getQueryCache().subscribe(onEvent);
+export function watchHydration(queryClient: QueryClient, settled: (query: Query) => void): () => void {
+  return queryClient.getQueryCache().subscribe((event) => onEvent(event, settled));
 }
 
 /** The hydration report describing the data `query` holds now, if its data came from server rendering. @internal */

@@ -78,6 +78,9 @@ function invalidOption(option: string, value: unknown, allowed: string): TypeErr
   return new TypeError(`mirrorServerTtl(): option "${option}" must be ${allowed}, got ${describe(value)}`);
 }
 
+/** React Query's floor for a suspense query's staleTime (`ensureSuspenseTimers`). */
+const MIN_SUSPENSE_STALE_MS = 1000;
+
 /** When `cacheHintsLink` last reported a successful mutation of each path, per QueryClient. */
 const linkReports = new WeakMap<QueryClient, Map<string, number>>();
 
@@ -161,7 +164,8 @@ function invalidateAfterMutations(queryClient: QueryClient, policy: CachePolicy 
  * did not memorize, and every non-tRPC query, keep the `staleTime` the QueryClient
  * had before. A `staleTime` given to one query still wins for that query.
  * React Query keeps suspense queries fresh for at least 1 s whatever `staleTime`
- * says.
+ * says; data whose server entry has less left is marked stale (invalidated, without
+ * a refetch) when the entry expires.
  *
  * Returns a function that undoes it. `getCacheHint(queryClient, queryKey)` then
  * reads from the same `hints` registry.
@@ -199,44 +203,75 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
   const fallback = (query: Query): StaleTime =>
     typeof previous === 'function' ? previous(query) : (previous ?? 0);
 
-  /** A memorized procedure's data that came with no usable report. */
-  const unreportedStaleTime = (path: string, query: Query): StaleTime => {
+  /** Until when a memorized procedure's data that came with no usable report is fresh. */
+  const unreportedUntil = (path: string, dataUpdatedAt: number): number | undefined => {
     const entry = policy?.[path];
-    if (entry === undefined || entry.invalidates !== undefined) return fallback(query);
-    if (unreported === 'stale') return 0;
-    return entry.expire === undefined ? Number.POSITIVE_INFINITY : entry.expire * 1000;
+    if (entry === undefined || entry.invalidates !== undefined) return undefined;
+    if (unreported === 'stale') return dataUpdatedAt;
+    return entry.expire === undefined ? Number.POSITIVE_INFINITY : dataUpdatedAt + entry.expire * 1000;
   };
 
-  const staleTime = (query: Query): StaleTime => {
+  /**
+   * When the query's data stops being fresh (epoch ms, `Infinity` for never), or
+   * `undefined` when the QueryClient's own staleTime applies.
+   */
+  const freshUntil = (query: Query): number | undefined => {
     const key = parseQueryKey(query.queryKey);
-    if (key === undefined) return fallback(query);
+    if (key === undefined) return undefined;
+    const { dataUpdatedAt } = query.state;
     if (key.type === 'query') {
-      const { dataUpdatedAt } = query.state;
       const hydrated = hydrationHintOf(query);
       if (hydrated !== undefined) {
         const { staleAt } = hydrated;
-        if (staleAt === null) return fallback(query);
-        if (staleAt === 'pending' || staleAt === 'unreported') return unreportedStaleTime(key.path, query);
-        // Hydrated data keeps the server's dataUpdatedAt, so this may be negative: it is
-        // React Query's `dataUpdatedAt + staleTime` that must land on staleAt.
-        return staleAt - dataUpdatedAt;
+        if (staleAt === null) return undefined;
+        if (staleAt === 'pending' || staleAt === 'unreported')
+          return unreportedUntil(key.path, dataUpdatedAt);
+        return staleAt;
       }
       const hint = hints.lookup(key.path, key.input, dataUpdatedAt);
       if (hint !== undefined) {
-        if (hint.staleAt === null) return fallback(query);
-        const left = Math.max(0, hint.staleAt - dataUpdatedAt);
+        if (hint.staleAt === null) return undefined;
         // A streamed response's per-call policy: the server memorizes it, but how long
         // this call's entry has left, nothing said.
-        if (hint.exact || unreported === 'policy') return left;
-        return 0;
+        if (hint.exact || unreported === 'policy') return Math.max(dataUpdatedAt, hint.staleAt);
+        return dataUpdatedAt;
       }
     }
-    return unreportedStaleTime(key.path, query);
+    return unreportedUntil(key.path, dataUpdatedAt);
+  };
+
+  // Hydrated data keeps the server's dataUpdatedAt, so this may be negative: it is
+  // React Query's `dataUpdatedAt + staleTime` that must land on the moment.
+  const staleTime = (query: Query): StaleTime => {
+    const until = freshUntil(query);
+    return until === undefined ? fallback(query) : until - query.state.dataUpdatedAt;
+  };
+
+  // useSuspenseQuery counts data fresh for at least a second whatever staleTime says;
+  // data whose server entry has less left is marked stale (invalidated without a
+  // refetch, like staleness) when the entry expires.
+  const timers = new Map<Query, ReturnType<typeof setTimeout>>();
+  const settled = (query: Query): void => {
+    if (typeof window === 'undefined') return;
+    const until = freshUntil(query);
+    const { dataUpdatedAt } = query.state;
+    if (until === undefined || !Number.isFinite(until) || until - dataUpdatedAt >= MIN_SUSPENSE_STALE_MS)
+      return;
+    clearTimeout(timers.get(query));
+    const timer = setTimeout(
+      () => {
+        timers.delete(query);
+        if (query.state.dataUpdatedAt !== dataUpdatedAt || query.state.isInvalidated) return;
+        void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true, refetchType: 'none' });
+      },
+      Math.max(0, until - Date.now()),
+    );
+    timers.set(query, timer);
   };
   queryClient.setDefaultOptions({ ...defaults, queries: { ...defaults.queries, staleTime } });
 
   const detach = attachHints(queryClient, hints);
-  const stopHydration = watchHydration(queryClient);
+  const stopHydration = watchHydration(queryClient, settled);
   const stop = hints.onMutation(queryClient, invalidateOnMutation(policy));
   const stopMutations = invalidateAfterMutations(queryClient, policy);
 
@@ -244,6 +279,8 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
     stopMutations();
     stop();
     stopHydration();
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
     detach();
     const current = queryClient.getDefaultOptions();
     if (current.queries?.staleTime !== staleTime) return;

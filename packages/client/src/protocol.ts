@@ -93,7 +93,9 @@ export function parseServerTtlMeta(value: unknown): ServerTtlMeta | undefined {
   if (source !== 'hit' && source !== 'miss' && source !== null) return undefined;
   if (typeof renderedAt !== 'number' || !Number.isFinite(renderedAt)) return undefined;
   const validExpiresIn =
-    expiresIn === null || expiresIn === 'inf' || (typeof expiresIn === 'number' && Number.isFinite(expiresIn));
+    expiresIn === null ||
+    expiresIn === 'inf' ||
+    (typeof expiresIn === 'number' && Number.isFinite(expiresIn));
   if (!validExpiresIn) return undefined;
   return { source, expiresIn, renderedAt };
 }

@@ -40,7 +40,6 @@ export { type MemorizeFnOptions, memorizeFn } from './middleware/memorize-fn.js'
 // --- client cooperation (cacheHeaders, cachePolicy, invalidates)
 
 export { cacheHeaders } from './middleware/cache-headers.js';
-export { type QueryClientLike, reportServerTtl } from './ssr/report-server-ttl.js';
 export { type CachePolicy, cachePolicy, type ProcedureCachePolicy } from './middleware/cache-policy.js';
 export {
   type InvalidatesCall,
@@ -49,6 +48,7 @@ export {
   type InvalidatesPaths,
   invalidates,
 } from './middleware/invalidates.js';
+export { type QueryClientLike, reportServerTtl } from './ssr/report-server-ttl.js';
 
 // --- resilience (retry)
 

@@ -15,8 +15,8 @@ import { z } from 'zod';
 import type { CacheBackend } from '../src/backends/types.js';
 import { type Cache, createCache } from '../src/cache/cache.js';
 import { readCallFacts } from '../src/middleware/call-channel.js';
-import { MEMORIZE_TAG } from '../src/middleware/procedure-tags.js';
 import { memorize } from '../src/middleware/memorize.js';
+import { MEMORIZE_TAG } from '../src/middleware/procedure-tags.js';
 
 export interface SuiteBackend {
   backend: CacheBackend;

@@ -133,7 +133,8 @@ export function reportServerTtl<TClient extends QueryClientLike>(queryClient: TC
   const previous = defaults.queries?.persister;
 
   const persister = (queryFn: QueryFunctionLike, context: never, query: QueryLike): unknown => {
-    const fetch = () => (previous === undefined ? queryFn(context) : previous(queryFn, context, query as never));
+    const fetch = () =>
+      previous === undefined ? queryFn(context) : previous(queryFn, context, query as never);
     const path = procedurePath(query.queryKey);
     if (path === undefined) return fetch();
     let settle: (meta: ServerTtlMeta) => void = () => {};

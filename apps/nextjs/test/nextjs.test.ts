@@ -1,0 +1,266 @@
+/**
+ * The Next.js example end to end: `next build`, then `next start`, driven in
+ * headless Chromium. It measures trpc-memory's promise where such apps use it most:
+ * data React Query treats as fresh is never older than the server's cache entry,
+ * for queries server-rendered and hydrated, streamed into the page, and fetched by
+ * the browser through `httpBatchStreamLink` or `httpBatchLink`.
+ *
+ * Freshness is measured without timing the machine: the app's debug route reads the
+ * entry's expiry on the server's clock (browser and server share this machine's
+ * clock), and the page reports the moment React Query counts the data stale
+ * (`dataUpdatedAt + staleTime`) and when its observers saw it turn stale.
+ */
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../../../test/e2e/harness.js';
+import {
+  APP,
+  type AppProcess,
+  buildApp,
+  clearServerCache,
+  clientFreshness,
+  RECORD_STALE_FLIPS,
+  removeBuild,
+  resolverRuns,
+  serverEntry,
+  startApp,
+} from './harness.js';
+
+/** Hydrated data may turn stale this much before its server entry expires, never after. */
+const EARLY_MS = 250;
+/** Short TTLs, to watch queries turn stale. */
+const SHORT = { EXAMPLE_POST_EXPIRE: '6', EXAMPLE_ME_EXPIRE: '6', EXAMPLE_SLOW_DELAY: '1' };
+/** Long TTLs, for what must happen within one. */
+const LONG = { EXAMPLE_POST_EXPIRE: '300', EXAMPLE_ME_EXPIRE: '300', EXAMPLE_SLOW_DELAY: '0.2' };
+
+const distDir = `.next-test-${randomUUID().slice(0, 8)}`;
+let browser: Browser;
+let short: AppProcess;
+let long: AppProcess;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  const [, launched] = await Promise.all([buildApp(distDir), launchBrowser()]);
+  browser = launched;
+  // The memory backend: each process its own cache (REDIS_URL is cleared on purpose).
+  [short, long] = await Promise.all([
+    startApp(distDir, { ...SHORT, REDIS_URL: '' }),
+    startApp(distDir, { ...LONG, REDIS_URL: '' }),
+  ]);
+  // `next start` loads a route's code on its first request, which can take a second
+  // before rendering begins; what is measured here is a server in service.
+  await Promise.all(
+    [short, long].map(async (app) => (await fetch(app.url, { headers: { cookie: 'user=warm-up' } })).text()),
+  );
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all(contexts.map((context) => context.close()));
+  await browser?.close();
+  await Promise.all([short?.stop(), long?.stop()]);
+  await removeBuild(distDir);
+});
+
+async function openPage(app: AppProcess, user: string | undefined, query = ''): Promise<Page> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  if (user !== undefined) await context.addCookies([{ name: 'user', value: user, url: app.url }]);
+  await context.addInitScript(RECORD_STALE_FLIPS);
+  const page = await context.newPage();
+  await page.goto(`${app.url}/${query}`);
+  // The streamed part of the page has arrived and the browser has fetched its own query.
+  await page.getByTestId('slow').waitFor();
+  await page.getByTestId('client').and(page.locator('[data-version]')).waitFor();
+  return page;
+}
+
+/** Figures for the closing report: ms before (+) or after (−) the server entry's expiry. */
+const figures: Record<string, number> = {};
+
+interface Check {
+  /** The name of the figure. */
+  name: string;
+  procedure: string;
+  /** Whether the page can know the entry's expiry (then it is at most EARLY_MS early). */
+  exact: boolean;
+  cookie?: string;
+  input?: { id: string };
+}
+
+/**
+ * Checks queries of the page against their server entries: the page counts each
+ * stale no later than its entry expires (and, when `exact`, at most EARLY_MS before),
+ * and its observers report it stale, never before that moment. All entries are read
+ * first, while the page's own entries are still there.
+ */
+async function expectFreshUntilExpiry(page: Page, app: AppProcess, checks: Check[]): Promise<void> {
+  const measured = [];
+  for (const check of checks) {
+    const entry = await serverEntry(app.url, check.procedure, {
+      ...(check.cookie === undefined ? {} : { cookie: check.cookie }),
+      ...(check.input === undefined ? {} : { id: check.input.id }),
+    });
+    // The same entry the page got (a `miss` would mean the read itself cached a new one).
+    expect(entry.source, `${check.procedure} entry`).toBe('hit');
+    const before = await clientFreshness(page, check.procedure, check.input);
+    measured.push({ check, expiresAt: entry.expiresAt!, before });
+  }
+  for (const { check, expiresAt, before } of measured) {
+    figures[check.name] = expiresAt - before.staleAt;
+    expect(before.staleAt, check.name).toBeLessThanOrEqual(expiresAt);
+    if (check.exact) expect(before.staleAt, check.name).toBeGreaterThanOrEqual(expiresAt - EARLY_MS);
+    if (before.now < before.staleAt) expect(before.isStale, check.name).toBe(false);
+    // The observers flip on a timer, which can only fire late: never before staleAt.
+    await page.waitForFunction(
+      (hashPart) =>
+        Object.keys((window as unknown as { __turnedStale: object }).__turnedStale).some((hash) =>
+          hash.includes(hashPart),
+        ),
+      JSON.stringify(check.procedure.split('.')),
+    );
+    const flipped = await clientFreshness(page, check.procedure, check.input);
+    expect(flipped.isStale, check.name).toBe(true);
+    expect(flipped.staleAt, check.name).toBe(before.staleAt);
+    expect(flipped.turnedStaleAt, check.name).toBeGreaterThanOrEqual(Math.floor(before.staleAt));
+  }
+}
+
+describe('Next.js example: freshness in the browser matches the server cache', () => {
+  // Each measurement starts from an empty server cache: entries made by this page load.
+  beforeEach(() => clearServerCache(short.url));
+
+  it('a query prefetched in a server component and hydrated turns stale at most 250 ms before, never after, its server entry', async () => {
+    const page = await openPage(short, 'alice');
+    await expectFreshUntilExpiry(page, short, [
+      { name: 'hydrated (post.latest)', procedure: 'post.latest', exact: true },
+    ]);
+  });
+
+  it('a query streamed into the page by server components does too, however late its part arrived', async () => {
+    const page = await openPage(short, 'carol');
+    await expectFreshUntilExpiry(page, short, [
+      { name: 'hydrated, scoped (user.me)', procedure: 'user.me', exact: true, cookie: 'user=carol' },
+      { name: 'streamed by RSC (post.slow)', procedure: 'post.slow', exact: true },
+    ]);
+  });
+
+  it('a query the browser fetches through httpBatchStreamLink is never fresh past its server entry (stale at once)', async () => {
+    const page = await openPage(short, 'dave', '?post=dave');
+    await expectFreshUntilExpiry(page, short, [
+      { name: 'streamed (httpBatchStreamLink)', procedure: 'post.byId', exact: false, input: { id: 'dave' } },
+    ]);
+    // The safe default: nothing told how long the entry has left, so it is stale on arrival.
+    const { staleAt } = await clientFreshness(page, 'post.byId', { id: 'dave' });
+    const dataUpdatedAt = await page.evaluate(
+      () =>
+        (
+          window as unknown as {
+            __TANSTACK_QUERY_CLIENT__: {
+              getQueryCache(): { getAll(): { queryKey: unknown[]; state: { dataUpdatedAt: number } }[] };
+            };
+          }
+        ).__TANSTACK_QUERY_CLIENT__
+          .getQueryCache()
+          .getAll()
+          .find((q) => JSON.stringify(q.queryKey[0]) === '["post","byId"]')!.state.dataUpdatedAt,
+    );
+    expect(staleAt).toBe(dataUpdatedAt);
+  });
+
+  it('a query the browser fetches through httpBatchLink with cacheHintsLink turns stale at most 250 ms before, never after, its server entry', async () => {
+    const page = await openPage(short, 'erin', '?link=batch&post=erin');
+    await expectFreshUntilExpiry(page, short, [
+      {
+        name: 'batched (httpBatchLink + cacheHintsLink)',
+        procedure: 'post.byId',
+        exact: true,
+        input: { id: 'erin' },
+      },
+    ]);
+  });
+
+  afterAll(() => {
+    console.info(
+      `[freshness] ms before (+) / after (−) the server entry's expiry:\n${Object.entries(figures)
+        .map(([name, ms]) => `  ${name}: ${ms}`)
+        .join('\n')}`,
+    );
+  });
+});
+
+describe('Next.js example: the cache at work', () => {
+  it('a reload within the TTL makes no resolver run', async () => {
+    const page = await openPage(long, 'frank');
+    const runs = await resolverRuns(long.url);
+    expect(runs).toMatchObject({
+      'post.latest': 1,
+      'post.slow': 1,
+      'post.byId:client': 1,
+      'user.me:frank': 1,
+    });
+    await page.reload();
+    await page.getByTestId('slow').waitFor();
+    await page.getByTestId('client').and(page.locator('[data-version]')).waitFor();
+    expect(await resolverRuns(long.url)).toEqual(runs);
+  });
+
+  it('two users with different cookies never see each other’s scoped data', async () => {
+    const pages = await Promise.all([openPage(long, 'grace'), openPage(long, 'heidi')]);
+    for (const [page, user, other] of [
+      [pages[0], 'grace', 'heidi'],
+      [pages[1], 'heidi', 'grace'],
+    ] as const) {
+      for (let load = 0; load < 2; load++) {
+        if (load > 0) await page.reload();
+        await expect.poll(() => page.getByTestId('me-name').textContent()).toBe(user);
+        expect(await page.getByTestId('me-secret').textContent()).toBe(`${user}'s private note`);
+        // Not in the page, not in the dehydrated state it carries.
+        expect(await page.content()).not.toContain(other);
+      }
+    }
+    const runs = await resolverRuns(long.url);
+    // Each user's entry was computed once and then served to that user only.
+    expect(runs['user.me:grace']).toBe(1);
+    expect(runs['user.me:heidi']).toBe(1);
+  });
+
+  for (const [link, query] of [
+    ['without cacheHintsLink (t3’s httpBatchStreamLink)', ''],
+    ['with cacheHintsLink (httpBatchLink)', '?link=batch'],
+  ] as const) {
+    it(`a mutation refetches the queries it invalidates, ${link}`, async () => {
+      const page = await openPage(long, 'ivan', query);
+      const title = `Renamed ${randomUUID().slice(0, 6)}`;
+      await page.getByTestId('rename-input').fill(title);
+      await page.getByTestId('rename').click();
+      await page.getByTestId('renamed').waitFor();
+      // Hydrated, streamed and browser-fetched queries all show the new title: each refetched.
+      await expect.poll(() => page.getByTestId('latest-title').textContent()).toBe(title);
+      await expect.poll(() => page.getByTestId('slow-title').textContent()).toBe(title);
+      await expect.poll(() => page.getByTestId('client-title').textContent()).toBe(`${title} (client)`);
+    });
+  }
+});
+
+describe('Next.js example: the browser bundle', () => {
+  it('holds no server code (ioredis, undici, lru-cache, trpc-memory server, resolvers)', async () => {
+    const dir = path.join(APP, distDir, 'static');
+    const files = (await readdir(dir, { recursive: true })).filter((file) => file.endsWith('.js'));
+    expect(files.length).toBeGreaterThan(0);
+    const forbidden = [
+      'ioredis', // its error messages name it
+      'undici',
+      'LRUCache', // lru-cache's class name survives minification in its messages
+      'memorize() only memorizes queries', // @trpc-memory/server
+      'private note', // the user.me resolver
+      'Hello from the server', // the store behind the resolvers
+    ];
+    for (const file of files) {
+      const text = await readFile(path.join(dir, file), 'utf8');
+      for (const needle of forbidden) expect(text.includes(needle), `${needle} in ${file}`).toBe(false);
+    }
+  });
+});

@@ -28,10 +28,11 @@ const byQuery = new WeakMap<Query, HydrationHint>();
 /**
  * A page rendered more than this long before the browser asked for it was not
  * rendered for this request (prerendered at build time, or served by a cache), so
- * its remaining times are not counted from the request. Clocks that disagree by less
- * than this never trip it.
+ * its remaining times are not counted from the request. This compares two clocks:
+ * a browser whose clock runs more than this ahead of the server's only gets stale
+ * data a refetch sooner, and a prerendered page is trusted for at most this long.
  */
-const RENDERED_FOR_ANOTHER_REQUEST_MS = 60_000;
+const RENDERED_FOR_ANOTHER_REQUEST_MS = 10_000;
 
 interface NavigationTiming {
   requestStart: number;

@@ -1,8 +1,10 @@
 import { environmentManager, QueryClient, QueryObserver } from '@tanstack/react-query';
+import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { createCacheHints, createMemoHooks, mirrorServerTtl } from '@trpc-memory/client';
 import { cachePolicy } from '@trpc-memory/server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startServer, type TestServer, TTL, uid } from './fixture.js';
-import { expectStaleAtExpiry, mirrored, sleep, staleAt, timed } from './helpers.js';
+import { type AppRouter, startServer, type TestServer, TTL, uid } from './fixture.js';
+import { expectStaleAtExpiry, makeClient, mirrored, sleep, staleAt, timed } from './helpers.js';
 
 /** Timer jitter allowed where a test compares two moments directly. */
 const SLACK = 50;
@@ -260,6 +262,39 @@ describe('invalidation from a mutation', () => {
       expect(server.runs('list')).toBe(2);
     });
   }
+
+  it('a React Query mutation without cacheHintsLink invalidates from the policy; with the link, its report wins', async () => {
+    for (const withLink of [false, true]) {
+      const queryClient = newQueryClient();
+      // A policy that disagrees with the server, to tell which one acted.
+      const policy = { ...cachePolicy(server.appRouter), 'post.update': { invalidates: ['plain'] } };
+      const hints = createCacheHints();
+      mirrorServerTtl(queryClient, { policy, hints });
+      const client = withLink
+        ? makeClient(server, 'batch', hints)
+        : createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: server.url })] });
+      const api = createMemoHooks<AppRouter>({ client });
+      const id = uid();
+      const byId = api.post.byId.queryOptions({ id });
+      const plain = {
+        queryKey: [['plain'], { input: id, type: 'query' }],
+        queryFn: () => client.plain.query(id),
+      };
+      await Promise.all([queryClient.fetchQuery(byId), queryClient.fetchQuery(plain)]);
+      await queryClient
+        .getMutationCache()
+        .build(queryClient, {
+          mutationKey: api.post.update.mutationKey(),
+          mutationFn: (input: { id: string; title: string }) => client.post.update.mutate(input),
+        })
+        .execute({ id, title: 'second' });
+      const invalidated = (queryKey: readonly unknown[]) =>
+        queryClient.getQueryCache().find({ queryKey, exact: true })?.state.isInvalidated;
+      expect([invalidated(byId.queryKey), invalidated(plain.queryKey)]).toEqual(
+        withLink ? [true, false] : [false, true],
+      );
+    }
+  });
 
   it('a failed mutation invalidates nothing', async () => {
     const queryClient = newQueryClient();

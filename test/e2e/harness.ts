@@ -57,9 +57,9 @@ export async function buildPage(): Promise<{ dir: string; remove: () => Promise<
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** A demo started as a child process. */
-export interface DemoProcess {
-  /** The page's URL (`http://127.0.0.1:<port>/`). */
+/** A server started as a child process. */
+export interface ServerProcess {
+  /** The server's URL as it printed it, on 127.0.0.1 (`http://127.0.0.1:<port>`). */
   url: string;
   child: ChildProcess;
   /** Everything the process printed so far. */
@@ -68,30 +68,34 @@ export interface DemoProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `apps/demo/src/main.ts` like `npm run demo`, with `env` on top of {@link FAST}. */
-export async function startDemo(staticDir: string, env: Record<string, string> = {}): Promise<DemoProcess> {
-  const child = spawn(path.join(BIN, 'tsx'), ['--conditions=@trpc-memory/source', 'apps/demo/src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...FAST,
-      PORT: '0',
-      DEMO_SKIP_BUILD: '1',
-      DEMO_STATIC_DIR: staticDir,
-      REDIS_URL: '',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** A demo started as a child process. */
+export type DemoProcess = ServerProcess;
+
+/**
+ * Spawns a server and resolves once it printed the URL it listens on: the first
+ * capture group of `listening` (within `timeoutMs`), or rejects with its output when
+ * it exits or times out first.
+ */
+export async function startServerProcess(
+  name: string,
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; listening: RegExp; timeoutMs?: number },
+): Promise<ServerProcess> {
+  const { cwd, env, listening, timeoutMs = 30_000 } = options;
+  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
   const exited = once(child, 'exit');
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo did not start in 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start in ${timeoutMs / 1000} s:\n${output}`)),
+      timeoutMs,
+    );
     const check = () => {
-      const match = /running at (http:\/\/\S+)/.exec(output);
+      const match = listening.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!.replace('//localhost:', '//127.0.0.1:'));
@@ -100,7 +104,7 @@ export async function startDemo(staticDir: string, env: Record<string, string> =
     child.stdout?.on('data', check);
     void exited.then(([code]) => {
       clearTimeout(timer);
-      reject(new Error(`the demo exited (${code}) before listening:\n${output}`));
+      reject(new Error(`${name} exited (${code}) before listening:\n${output}`));
     });
   });
 
@@ -115,6 +119,28 @@ export async function startDemo(staticDir: string, env: Record<string, string> =
       return code;
     },
   };
+}
+
+/** Starts `apps/demo/src/main.ts` like `npm run demo`, with `env` on top of {@link FAST}. */
+export function startDemo(staticDir: string, env: Record<string, string> = {}): Promise<DemoProcess> {
+  return startServerProcess(
+    'the demo',
+    path.join(BIN, 'tsx'),
+    ['--conditions=@trpc-memory/source', 'apps/demo/src/main.ts'],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...FAST,
+        PORT: '0',
+        DEMO_SKIP_BUILD: '1',
+        DEMO_STATIC_DIR: staticDir,
+        REDIS_URL: '',
+        ...env,
+      },
+      listening: /running at (http:\/\/\S+)/,
+    },
+  );
 }
 
 /** Calls a `demo.*` or `catalog.*` procedure over plain HTTP (no transformer). */

@@ -3,12 +3,12 @@
  * private folder), run it with `next start` on a free port like `npm run start -w
  * apps/nextjs` does, and read from the page what its QueryClient decided.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import { type ServerProcess, startServerProcess } from '../../../test/e2e/harness.js';
 
 export const APP = fileURLToPath(new URL('..', import.meta.url));
 export const ROOT = path.join(APP, '..', '..');
@@ -63,54 +63,19 @@ export async function removeBuild(distDir: string): Promise<void> {
   await rm(path.join(APP, distDir), { recursive: true, force: true });
 }
 
-/** A running `next start`. */
-export interface AppProcess {
-  /** `http://127.0.0.1:<port>` */
-  url: string;
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
 /** Starts the built app on a free port with `env` (TTLs, Redis…). */
-export async function startApp(distDir: string, env: Record<string, string>): Promise<AppProcess> {
-  const child = spawn(process.execPath, [NEXT, 'start', '--port', '0', '--hostname', '127.0.0.1'], {
-    cwd: APP,
-    env: nextEnv(distDir, env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
-  const exited = once(child, 'exit');
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`next start did not listen in 60 s:\n${output}`)),
-      60_000,
-    );
-    const check = () => {
-      const match = /Local:\s+(http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!.replace('//localhost:', '//127.0.0.1:'));
-      }
-    };
-    child.stdout?.on('data', check);
-    void exited.then(([code]) => {
-      clearTimeout(timer);
-      reject(new Error(`next start exited (${code}) before listening:\n${output}`));
-    });
-  });
-  return {
-    url,
-    child,
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
+export function startApp(distDir: string, env: Record<string, string>): Promise<ServerProcess> {
+  return startServerProcess(
+    'next start',
+    process.execPath,
+    [NEXT, 'start', '--port', '0', '--hostname', '127.0.0.1'],
+    {
+      cwd: APP,
+      env: nextEnv(distDir, env),
+      listening: /Local:\s+(http:\/\/\S+)/,
+      timeoutMs: 60_000,
     },
-  };
+  );
 }
 
 /** What `/api/debug?entry=…` says about a procedure's server cache entry (server clock). */

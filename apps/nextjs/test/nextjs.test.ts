@@ -15,10 +15,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../../../test/e2e/harness.js';
+import { launchBrowser, type ServerProcess } from '../../../test/e2e/harness.js';
 import {
   APP,
-  type AppProcess,
   buildApp,
   clearServerCache,
   clientFreshness,
@@ -38,8 +37,8 @@ const LONG = { EXAMPLE_POST_EXPIRE: '300', EXAMPLE_ME_EXPIRE: '300', EXAMPLE_SLO
 
 const distDir = `.next-test-${randomUUID().slice(0, 8)}`;
 let browser: Browser;
-let short: AppProcess;
-let long: AppProcess;
+let short: ServerProcess;
+let long: ServerProcess;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
@@ -60,11 +59,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(contexts.map((context) => context.close()));
   await browser?.close();
-  await Promise.all([short?.stop(), long?.stop()]);
+  await Promise.all([short?.stop('SIGKILL'), long?.stop('SIGKILL')]);
   await removeBuild(distDir);
 });
 
-async function openPage(app: AppProcess, user: string | undefined, query = ''): Promise<Page> {
+async function openPage(app: ServerProcess, user: string | undefined, query = ''): Promise<Page> {
   const context = await browser.newContext();
   contexts.push(context);
   if (user !== undefined) await context.addCookies([{ name: 'user', value: user, url: app.url }]);
@@ -96,7 +95,7 @@ interface Check {
  * and its observers report it stale, never before that moment. All entries are read
  * first, while the page's own entries are still there.
  */
-async function expectFreshUntilExpiry(page: Page, app: AppProcess, checks: Check[]): Promise<void> {
+async function expectFreshUntilExpiry(page: Page, app: ServerProcess, checks: Check[]): Promise<void> {
   const measured = [];
   for (const check of checks) {
     const entry = await serverEntry(app.url, check.procedure, {

@@ -244,6 +244,44 @@ describe('Next.js example: the cache at work', () => {
   }
 });
 
+describe('Next.js example with Redis (REDIS_URL): one cache for every server process', () => {
+  let first: ServerProcess;
+  let second: ServerProcess;
+  beforeAll(async () => {
+    const env = {
+      ...LONG,
+      REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+      // The shared Redis: a prefix of this run's own, emptied afterwards.
+      EXAMPLE_CACHE_PREFIX: `trpc-memory-nextjs-test-${randomUUID()}`,
+    };
+    [first, second] = await Promise.all([startApp(distDir, env), startApp(distDir, env)]);
+  }, 60_000);
+  afterAll(async () => {
+    if (first !== undefined) await clearServerCache(first.url);
+    await Promise.all([first?.stop('SIGKILL'), second?.stop('SIGKILL')]);
+  });
+
+  it('a page served by one process is answered from the cache another filled, and a mutation on one reaches both', async () => {
+    await openPage(first, 'judy');
+    expect(await resolverRuns(first.url)).toMatchObject({ 'post.latest': 1, 'user.me:judy': 1 });
+    const page = await openPage(second, 'judy');
+    // Redis had every entry: no resolver ran in the second process.
+    expect(await resolverRuns(second.url)).toEqual({});
+    expect(await page.getByTestId('me-name').textContent()).toBe('judy');
+
+    const title = `Renamed ${randomUUID().slice(0, 6)}`;
+    await page.getByTestId('rename-input').fill(title);
+    await page.getByTestId('rename').click();
+    await expect.poll(() => page.getByTestId('latest-title').textContent()).toBe(title);
+    // The old entry is gone from Redis and the refetch stored the new one: the first
+    // process serves the new title (each process keeps its own store, so only the
+    // shared cache can have told it) without running its resolver again.
+    const again = await openPage(first, 'judy');
+    expect(await again.getByTestId('latest-title').textContent()).toBe(title);
+    expect((await resolverRuns(first.url))['post.latest']).toBe(1);
+  });
+});
+
 describe('Next.js example: the browser bundle', () => {
   it('holds no server code (ioredis, undici, lru-cache, trpc-memory server, resolvers)', async () => {
     const dir = path.join(APP, distDir, 'static');

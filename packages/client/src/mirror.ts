@@ -2,7 +2,7 @@ import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
 import { attachHints } from './cache-hint.js';
 import { type CacheHints, defaultHints, type Listener } from './hints.js';
 import { hydrationHintOf, watchHydration } from './hydration.js';
-import { parseQueryKey } from './query-key.js';
+import { isPath, parseQueryKey } from './query-key.js';
 
 /**
  * The server's static cache policy, as `cachePolicy(appRouter)` from
@@ -115,8 +115,6 @@ function invalidateOnMutation(policy: CachePolicy | undefined): Listener<QueryCl
  */
 function mutationPath(mutationKey: readonly unknown[] | undefined): string | undefined {
   if (mutationKey === undefined) return undefined;
-  const isPath = (value: unknown): value is string[] =>
-    Array.isArray(value) && value.length > 0 && value.every((part) => typeof part === 'string');
   const path = mutationKey.length === 2 && isPath(mutationKey[0]) ? mutationKey[1] : mutationKey[0];
   return mutationKey.length <= 2 && isPath(path) ? path.join('.') : undefined;
 }

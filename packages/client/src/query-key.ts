@@ -26,7 +26,8 @@ export interface ParsedQueryKey {
   type: 'query' | 'infinite';
 }
 
-function isPath(value: unknown): value is string[] {
+/** A procedure path taken apart (`['post', 'byId']`). @internal */
+export function isPath(value: unknown): value is string[] {
   return Array.isArray(value) && value.length > 0 && value.every((part) => typeof part === 'string');
 }
 

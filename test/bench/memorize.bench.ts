@@ -111,6 +111,68 @@ async function hitOverheadPayload(): Promise<void> {
   );
 }
 
+/**
+ * (a'') the 1 KB `payload()` behind a zod input, with `memorize` after and before
+ * `.input()`, and a long
+ * input whose key is hashed (its canonical form is longer than the verbatim limit).
+ */
+async function payloadHitOverhead(): Promise<void> {
+  const cache = createCache(new MemoryBackend(), { prefix: 'bench' });
+  const t = initTRPC.create();
+  const value = payload();
+  const byId = z.object({ id: z.string() });
+  const search = z.object({ q: z.string(), page: z.number() });
+  const router = t.router({
+    plain: t.procedure.input(byId).query(() => value),
+    memoAfterInput: t.procedure
+      .input(byId)
+      .use(memorize({ expire: 60, cache }))
+      .query(() => value),
+    memoBeforeInput: t.procedure
+      .use(memorize({ expire: 60, cache }))
+      .input(byId)
+      .query(() => value),
+    plainLong: t.procedure.input(search).query(() => value),
+    memoLong: t.procedure
+      .input(search)
+      .use(memorize({ expire: 60, cache }))
+      .query(() => value),
+  });
+  const caller = t.createCallerFactory(router)({});
+  const arg = { id: '42' };
+  // 200 characters of query: the key is a hash of the input's canonical form.
+  const long = { q: 'caching tRPC results in redis '.repeat(7).slice(0, 200), page: 3 };
+  const ops = await measure(9, 100_000, {
+    plain: () => caller.plain(arg),
+    memoAfterInput: () => caller.memoAfterInput(arg),
+    memoBeforeInput: () => caller.memoBeforeInput(arg),
+    plainLong: () => caller.plainLong(long),
+    memoLong: () => caller.memoLong(long),
+  });
+  const cost = (name: keyof typeof ops) => `${(1e9 / ops[name]).toFixed(0)} ns/call`;
+  report(
+    'memorize hit / plain query, 1 KB payload, after .input()',
+    ops.plain / ops.memoAfterInput,
+    'x',
+    undefined,
+    `${cost('memoAfterInput')} vs ${cost('plain')}`,
+  );
+  report(
+    'memorize hit / plain query, 1 KB payload, before .input()',
+    ops.plain / ops.memoBeforeInput,
+    'x',
+    undefined,
+    `${cost('memoBeforeInput')} vs ${cost('plain')}`,
+  );
+  report(
+    'memorize hit / plain query, 1 KB payload, hashed key',
+    ops.plainLong / ops.memoLong,
+    'x',
+    undefined,
+    `${cost('memoLong')} vs ${cost('plainLong')}`,
+  );
+}
+
 /** (b) memory-backend hit throughput of memorize's cache path against bentocache and cacheable. */
 async function hitThroughput(): Promise<void> {
   const value = payload();
@@ -180,5 +242,6 @@ async function hitThroughput(): Promise<void> {
 export default async function memorizeBench(): Promise<void> {
   await hitOverhead();
   await hitOverheadPayload();
+  await payloadHitOverhead();
   await hitThroughput();
 }

@@ -2,6 +2,7 @@ import type { CacheBackend } from '../backends/types.js';
 import { InvalidOptionError } from '../errors.js';
 import { type DecodedEntry, encodeEntry } from './codec.js';
 import { decodeEntryMemoized } from './decode-memo.js';
+import { namespacePart, plainKeyPart, prefixPart, userKeySegment } from './key.js';
 
 /**
  * What failed, reported through {@link CacheOptions.onError}. Requests never fail for it.
@@ -14,8 +15,12 @@ import { decodeEntryMemoized } from './decode-memo.js';
  * ```
  */
 export interface CacheErrorEvent {
-  /** The operation that failed. */
-  operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode';
+  /**
+   * The operation that failed. `'key'`: a call's input (or `memorizeFn`'s
+   * arguments) could not be keyed, so the call ran without the cache; the error
+   * is an `UnkeyableValueError` saying why.
+   */
+  operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode' | 'key';
   /** The full key (with prefix) involved, when there is one. */
   key?: string;
   /** The backend's name, e.g. `'redis'`. */
@@ -34,13 +39,13 @@ export interface CacheErrorEvent {
  */
 export interface CacheOptions {
   /**
-   * Prepended to every key as `${prefix}:`; `clear()` removes exactly the keys
-   * that start with it. Default `'trpc-memory'`.
+   * Prepended to every key as `${prefix}:`; `clear()` removes exactly this
+   * cache's entries. Default `'trpc-memory'`.
    *
-   * Two caches sharing a backend (one Redis database) must not use prefixes
-   * where one is the other followed by `:` — `'app'` and `'app:users'` — since
-   * `app:users:x` is then a key of both and `clear()` of `'app'` empties
-   * `'app:users'` too. Sibling prefixes (`'app'` and `'app-users'`) are safe.
+   * Caches sharing a backend (one Redis database) never reach each other's
+   * entries, whatever their prefixes: a `:` inside a prefix is stored as `%3A`
+   * (and `%` as `%25`), so `'app'` and `'app:users'` make the disjoint key spaces
+   * `app:…` and `app%3Ausers:…`.
    */
   prefix?: string;
   /** Default time to live in seconds for `set()` and `memorize` without `expire`. Default: no expiry. */
@@ -75,11 +80,18 @@ export interface StoredEntry {
  */
 export interface ClearOptions {
   /**
-   * Only the entries of this namespace: the keys `${prefix}:${namespace}:…`
-   * (for `memorize`, the namespace is the procedure path by default).
+   * Only the entries of this namespace: those `memorize` and `memorizeFn` stored
+   * under it (by default the procedure path, e.g. `'post.byId'`), and the keys
+   * given to `set()` that start with `${namespace}:`. Never those of another
+   * namespace, even one that starts with this one followed by `:`
+   * (`'post'` leaves `'post:comments'` alone).
    */
   namespace?: string;
-  /** Only this key (`${prefix}:${key}`, or `${prefix}:${namespace}:${key}` with `namespace`). */
+  /**
+   * Only this key: the key given to `set(key)`, or with `namespace`, the entry a
+   * `memorize`/`memorizeFn` `key` function stored by returning `key` (for every
+   * caller of a public procedure; a scoped entry is cleared with its namespace).
+   */
   key?: string;
 }
 
@@ -128,7 +140,9 @@ function defaultOnError(): (event: CacheErrorEvent) => void {
     last.set(event.operation, now);
     const reason = event.error instanceof Error ? event.error.message : String(event.error);
     console.warn(
-      `[trpc-memory] cache ${event.operation} failed on ${event.backend} (served as a miss): ${reason}`,
+      event.operation === 'key'
+        ? `[trpc-memory] a call ran without the cache: ${reason}`
+        : `[trpc-memory] cache ${event.operation} failed on ${event.backend} (served as a miss): ${reason}`,
     );
   };
 }
@@ -151,6 +165,8 @@ export class Cache {
   readonly prefix: string;
   readonly expire: number | undefined;
   readonly #onError: (event: CacheErrorEvent) => void;
+  /** `${prefix}:` as it is in the backend (escaped, see the key module). */
+  readonly #head: string;
 
   constructor(backend: CacheBackend, options: CacheOptions = {}) {
     checkCacheOptions('createCache()', options);
@@ -159,11 +175,15 @@ export class Cache {
     this.prefix = prefix;
     this.expire = expire;
     this.#onError = onError ?? defaultOnError();
+    this.#head = `${prefixPart(prefix)}:`;
   }
 
-  /** The full backend key of `key`. */
+  /**
+   * The backend key of `key` (as given to `get`/`set`): `${prefix}:${key}`, with
+   * `%` and anything UTF-8 cannot carry escaped, and a `:` of the prefix too.
+   */
   fullKey(key: string): string {
-    return `${this.prefix}:${key}`;
+    return this.#head + plainKeyPart(key);
   }
 
   /**
@@ -172,7 +192,7 @@ export class Cache {
    * failure is reported through `onError` and reads as `undefined`.
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    return (await this.read(key))?.value as T | undefined;
+    return (await this.read(plainKeyPart(key)))?.value as T | undefined;
   }
 
   /**
@@ -185,7 +205,7 @@ export class Cache {
     assertExpire('cache.set()', options.expire);
     const expire = options.expire ?? this.expire;
     const expiresAt = expiresAtOf(expire);
-    await this.#store(this.fullKey(key), encodeEntry(value, expiresAt), expire);
+    await this.#store(this.#full(plainKeyPart(key)), encodeEntry(value, expiresAt), expire);
   }
 
   /**
@@ -206,22 +226,31 @@ export class Cache {
         throw new InvalidOptionError('cache.clear()', name, value, 'a string (or omitted)');
       }
     }
-    const scoped = namespace === undefined ? '' : `${namespace}:`;
+    let target: string;
+    if (namespace === undefined) target = this.#full(key === undefined ? '' : plainKeyPart(key));
+    else target = this.#full(`${namespacePart(namespace)}:${key === undefined ? '' : userKeySegment(key)}`);
     try {
-      if (key !== undefined) await this.backend.delete(this.fullKey(scoped + key));
-      else await this.backend.deleteByPrefix(this.fullKey(scoped));
+      if (key !== undefined) await this.backend.delete(target);
+      else await this.backend.deleteByPrefix(target);
     } catch (error) {
-      this.report('clear', this.fullKey(scoped + (key ?? '')), error);
+      this.report('clear', target, error);
       throw error;
     }
+  }
+
+  /** The backend key of an entry key built by the key module (already escaped). */
+  #full(entryKey: string): string {
+    return this.#head + entryKey;
   }
 
   /**
    * @internal The decoded entry under `key` with its absolute expiry, or
    * `undefined`. Never throws: failures are reported and read as a miss.
+   * `key` here and in the other internal methods is an entry key made by the key
+   * module (`namespace:…`, already escaped), not a key as given to `get`/`set`.
    */
   async read(key: string): Promise<DecodedEntry | undefined> {
-    const full = this.fullKey(key);
+    const full = this.#full(key);
     const got = this.#get(full);
     // Synchronous backends (memory) answer without a promise: skip the extra tick.
     const raw = typeof got === 'string' || got === undefined ? got : await got;
@@ -233,7 +262,7 @@ export class Cache {
    * {@link decodeStored} makes further copies without another backend read.
    */
   async readStored(key: string): Promise<{ entry: DecodedEntry; raw: string } | undefined> {
-    const full = this.fullKey(key);
+    const full = this.#full(key);
     const got = this.#get(full);
     const raw = typeof got === 'string' || got === undefined ? got : await got;
     const entry = raw === undefined ? undefined : this.#live(full, raw);
@@ -274,7 +303,7 @@ export class Cache {
    * be decoded. Does not check the expiry.
    */
   decodeStored(key: string, raw: string): DecodedEntry | undefined {
-    return this.#decode(this.fullKey(key), raw);
+    return this.#decode(this.#full(key), raw);
   }
 
   #decode(full: string, raw: string): DecodedEntry | undefined {
@@ -303,7 +332,7 @@ export class Cache {
    * encoded. Never throws; failures are reported.
    */
   async store(key: string, value: unknown, expire: number | undefined): Promise<StoredEntry | undefined> {
-    const full = this.fullKey(key);
+    const full = this.#full(key);
     const expiresAt = expiresAtOf(expire);
     let raw: string;
     try {

@@ -1,27 +1,310 @@
-import { createHash } from 'node:crypto';
+import { TrpcMemoryError } from '../errors.js';
+import { sha256Base64url } from './sha256.js';
 
 /**
- * Thrown by {@link stableKey} for a value that has no stable identity (a function,
- * a symbol, a cyclic or absurdly deep structure). `memorize` and `memorizeFn` then
- * run the call without the cache instead of failing it.
+ * The key format: the one place that turns prefixes, namespaces, scopes, key
+ * function results and inputs into backend keys.
+ *
+ *   `<prefix>:<namespace>:[~<scope>:]<call>`     (memorize, memorizeFn)
+ *   `<prefix>:<key>`                             (`get`/`set(key)`, `clear({ key })`)
+ *
+ * Every part maps one-to-one onto well-formed text (so onto UTF-8 bytes, which is
+ * what Redis stores): `%` is written `%25`, a lone surrogate `%uD800` (never
+ * replaced by U+FFFD), and in the parts a `:` ends (prefix, namespace, scope) a
+ * `:` is written `%3A`. So a namespace never runs into the next one
+ * (`clear({ namespace: 'post' })` cannot reach `post:comments`), nor a prefix into
+ * another (`'app'` and `'app:users'` are `app:` and `app%3Ausers:`). A part made
+ * of other characters reads as it is.
+ *
+ * The call part says what the entry was keyed by, from its first character:
+ * - `=<canonical>`: the input as the procedure accepts it (after `.input()`), or
+ *   `memorizeFn`'s arguments, in the canonical form of {@link canonicalForm};
+ * - `^<canonical>`: the raw input (`memorize` before `.input()`);
+ * - `#<sha256>`: either of these, or a key function's result, longer than
+ *   {@link MAX_VERBATIM} characters: the SHA-256 of its verbatim form;
+ * - anything else: a key function's result. Its first character is escaped when it
+ *   is one of `~ = ^ #`, so it can meet none of the forms above nor a scope.
+ *
+ * A scope is `~<scope>:`, or `~#<sha256>:` past {@link MAX_VERBATIM_SCOPE}
+ * characters (scopes may be tokens: keep them out of key names); a leading `#` of
+ * a scope is escaped, so the two cannot meet.
  */
-export class UnkeyableValueError extends TypeError {
+
+/** Call parts longer than this are hashed; shorter ones are used as they are (readable in Redis). */
+export const MAX_VERBATIM = 96;
+/** Scopes longer than this are hashed. */
+export const MAX_VERBATIM_SCOPE = 64;
+
+/**
+ * The limits of key building. An input past any of them is not cached (the call
+ * runs, and the cache's `onError` hook hears of it): building a key costs at most
+ * about `nodes` steps and `size` characters, whatever the input's shape.
+ */
+export const KEY_LIMITS = {
+  /**
+   * Values visited: every value, object property, array item and Map/Set entry.
+   * An object reached along several paths (a superjson request may share
+   * references) counts at each place, since the key writes it out at each place.
+   */
+  nodes: 10_000,
+  /** Nesting depth of objects, arrays, Maps and Sets (a cycle runs into it). */
+  depth: 64,
+  /** Characters of the canonical form. */
+  size: 65_536,
+} as const;
+
+/**
+ * An input (or `memorizeFn` argument) that cannot be keyed: a function, a symbol,
+ * an object the key cannot represent faithfully (a class instance, `Error`, a
+ * boxed primitive, symbol-keyed or non-enumerable properties, array holes), or one
+ * past the limits of key building (too many values, too deep or cyclic, too
+ * large). `memorize` and `memorizeFn` then run the call without the cache and
+ * report this error through the cache's `onError` hook (`operation: 'key'`).
+ *
+ * @example
+ * ```ts
+ * createCache(backend, {
+ *   onError: ({ operation, error }) => {
+ *     if (operation === 'key' && error instanceof UnkeyableValueError) metrics.increment(`uncached.${error.reason}`);
+ *   },
+ * });
+ * ```
+ */
+export class UnkeyableValueError extends TrpcMemoryError {
   override name = 'UnkeyableValueError';
+  constructor(
+    /**
+     * `'type'`: a value the key cannot represent faithfully; `'nodes'`, `'depth'`,
+     * `'size'`: past that limit of key building.
+     */
+    readonly reason: 'type' | 'nodes' | 'depth' | 'size',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-/** Canonical forms longer than this are hashed; shorter ones are used as they are (readable in Redis). */
-const MAX_VERBATIM = 96;
-const MAX_DEPTH = 64;
+function unkeyable(what: string): UnkeyableValueError {
+  return new UnkeyableValueError(
+    'type',
+    `cannot key ${what}: keys represent JSON data, undefined, BigInt, Date, Map, Set, RegExp, URL and typed arrays (give memorize a \`key\` function for anything else)`,
+  );
+}
+
+function pastLimit(reason: 'nodes' | 'depth' | 'size'): UnkeyableValueError {
+  const what = {
+    nodes: `has more than ${KEY_LIMITS.nodes} values (shared references count at each place)`,
+    depth: `is nested deeper than ${KEY_LIMITS.depth} levels (or cyclic)`,
+    size: `is longer than ${KEY_LIMITS.size} characters in canonical form`,
+  }[reason];
+  return new UnkeyableValueError(reason, `cannot key a value that ${what}`);
+}
+
+// Key building is synchronous and not re-entrant: one budget for the walk in progress.
+let nodesLeft = 0;
+
+/** BigInts with more digits than the size limit allows, found without printing them. */
+const HUGE_BIGINT = 10n ** BigInt(KEY_LIMITS.size);
 
 /**
- * A stable, collision-free key part for `value`, the same for equal inputs whatever
- * the order of keys in their objects (and of entries in Maps and Sets).
+ * The canonical form of `value`: JSON-like, with object keys sorted (and Map and
+ * Set entries), `undefined` object properties left out as JSON transport would,
+ * and tags for what JSON cannot say: `undefined`, `NaN`, `-0`, `1n`, `D<epoch ms>`
+ * (Date), `M[…]`, `S[…]`, `R"source"flags` (RegExp), `L"href"` (URL),
+ * `Uint8Array[<hex>]` (typed arrays and `Buffer`, by their bytes). Strings are
+ * JSON-escaped, lone surrogates included, so the form is well-formed text.
  *
- * The canonical form is JSON-like with tags for what JSON cannot say (`undefined`,
- * `NaN`, `1n`, `D<epoch ms>`, `M[…]`, `S[…]`); object properties whose value is
- * `undefined` are left out, as JSON transport would. A short canonical form is the
- * key itself behind `=`; a long one is replaced by its SHA-256 behind `#`, so the two
- * kinds can never meet.
+ * Equal inputs get the same form whatever the order of their keys; different
+ * inputs get different forms. Anything else throws an {@link UnkeyableValueError},
+ * as does a value past {@link KEY_LIMITS}.
+ *
+ * @example
+ * ```ts
+ * canonicalForm({ b: 2, a: [1n, undefined] }); // '{"a":[1n,undefined],"b":2}'
+ * ```
+ */
+export function canonicalForm(value: unknown): string {
+  nodesLeft = KEY_LIMITS.nodes;
+  return canonical(value, 0);
+}
+
+function canonical(value: unknown, depth: number): string {
+  if (--nodesLeft < 0) throw pastLimit('nodes');
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'number':
+      // -0 is its own input: superjson sends it as such, and 1 / x tells it apart.
+      return value === 0 && 1 / value < 0 ? '-0' : String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      return 'undefined';
+    case 'bigint':
+      if (value >= HUGE_BIGINT || value <= -HUGE_BIGINT) throw pastLimit('size');
+      return `${value}n`;
+    case 'object':
+      if (value === null) return 'null';
+      if (depth >= KEY_LIMITS.depth) throw pastLimit('depth');
+      return canonicalObject(value, depth + 1);
+    default:
+      throw unkeyable(`a ${typeof value}`);
+  }
+}
+
+function quote(text: string): string {
+  if (text.length > KEY_LIMITS.size) throw pastLimit('size');
+  return JSON.stringify(text);
+}
+
+/** Throws unless `value` has exactly `count` own properties (of any kind). */
+function assertOwnKeys(value: object, count: number, what: string): void {
+  if (Reflect.ownKeys(value).length !== count) throw unkeyable(`${what} with properties of its own`);
+}
+
+function canonicalObject(value: object, depth: number): string {
+  // Exact prototypes: a subclass may hold state (private fields) the key cannot see.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return canonicalRecord(value, depth);
+  if (proto === Array.prototype) return canonicalArray(value as unknown[], depth);
+  if (proto === Date.prototype) {
+    assertOwnKeys(value, 0, 'a Date');
+    return `D${(value as Date).getTime()}`;
+  }
+  if (proto === Map.prototype) {
+    assertOwnKeys(value, 0, 'a Map');
+    const map = value as Map<unknown, unknown>;
+    if (map.size > nodesLeft) throw pastLimit('nodes');
+    const entries: string[] = [];
+    let size = 0;
+    for (const [k, v] of map) {
+      const entry = `[${canonical(k, depth)},${canonical(v, depth)}]`;
+      size += entry.length + 1;
+      if (size > KEY_LIMITS.size) throw pastLimit('size');
+      entries.push(entry);
+    }
+    return `M[${entries.sort().join(',')}]`;
+  }
+  if (proto === Set.prototype) {
+    assertOwnKeys(value, 0, 'a Set');
+    const set = value as Set<unknown>;
+    if (set.size > nodesLeft) throw pastLimit('nodes');
+    const items: string[] = [];
+    let size = 0;
+    for (const item of set) {
+      const form = canonical(item, depth);
+      size += form.length + 1;
+      if (size > KEY_LIMITS.size) throw pastLimit('size');
+      items.push(form);
+    }
+    return `S[${items.sort().join(',')}]`;
+  }
+  if (proto === RegExp.prototype) {
+    // Its one own property is `lastIndex`, the state `exec` and `test` start from.
+    assertOwnKeys(value, 1, 'a RegExp');
+    const regexp = value as RegExp;
+    const { lastIndex } = regexp;
+    if (typeof lastIndex !== 'number') throw unkeyable('a RegExp whose lastIndex is not a number');
+    return `R${quote(regexp.source)}${regexp.flags}${lastIndex === 0 ? '' : `@${lastIndex}`}`;
+  }
+  if (proto === URL.prototype) {
+    assertOwnKeys(value, 0, 'a URL');
+    return `L${quote((value as URL).href)}`;
+  }
+  const binary = BINARY_KINDS.get(proto as object);
+  if (binary !== undefined) return canonicalBinary(binary, value as Uint8Array);
+  throw unkeyable(describeInstance(value));
+}
+
+/**
+ * Typed arrays (and Node's `Buffer`, found without importing it) by their exact
+ * prototype: the kind and the bytes of the view.
+ */
+const BINARY_KINDS = new Map<object, string>(
+  [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+    (globalThis as { Buffer?: { prototype: object; name: string } }).Buffer,
+  ]
+    .filter((kind) => kind !== undefined)
+    .map((kind) => [kind.prototype, kind.name]),
+);
+
+function canonicalBinary(kind: string, view: Uint8Array): string {
+  // Own keys are exactly the indexes: anything else is state the bytes do not hold.
+  if (view.length > nodesLeft) throw pastLimit('nodes');
+  if (Reflect.ownKeys(view).length !== view.length) throw unkeyable(`a ${kind} with properties of its own`);
+  if (view.byteLength * 2 > KEY_LIMITS.size) throw pastLimit('size');
+  nodesLeft -= view.length;
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  let hex = '';
+  for (let i = 0; i < bytes.length; i++) hex += (bytes[i]! < 16 ? '0' : '') + bytes[i]!.toString(16);
+  return `${kind}[${hex}]`;
+}
+
+function describeInstance(value: object): string {
+  if (value instanceof Error) return 'an Error (its stack and cause are not part of a key)';
+  if (value instanceof String || value instanceof Number || value instanceof Boolean) {
+    return 'a boxed primitive';
+  }
+  const ctor = (value as { constructor?: unknown }).constructor;
+  const name = typeof ctor === 'function' && ctor.name ? ctor.name : 'an unknown class';
+  return `an instance of ${name} (it may hold state a key cannot see)`;
+}
+
+function canonicalRecord(record: object, depth: number): string {
+  const keys = Object.keys(record);
+  if (keys.length > nodesLeft) throw pastLimit('nodes');
+  // Symbol-keyed and non-enumerable properties are state JSON would drop.
+  if (Reflect.ownKeys(record).length !== keys.length) {
+    throw unkeyable('an object with symbol-keyed or non-enumerable properties');
+  }
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (const key of keys) {
+    const item = (record as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    out += `${out.length === 1 ? '' : ','}${quote(key)}:${canonical(item, depth)}`;
+    if (out.length > KEY_LIMITS.size) throw pastLimit('size');
+  }
+  return `${out}}`;
+}
+
+function canonicalArray(array: unknown[], depth: number): string {
+  const { length } = array;
+  if (length > nodesLeft) throw pastLimit('nodes');
+  // Own keys are the indexes plus `length`: fewer means holes, more means extra properties.
+  if (Reflect.ownKeys(array).length !== length + 1)
+    throw unkeyable('an array with holes or extra properties');
+  let out = '[';
+  for (let i = 0; i < length; i++) {
+    const item = array[i];
+    // A hole and an extra property could balance each other in the count above.
+    if (item === undefined && !(i in array)) throw unkeyable('an array with holes');
+    out += `${i === 0 ? '' : ','}${canonical(item, depth)}`;
+    if (out.length > KEY_LIMITS.size) throw pastLimit('size');
+  }
+  return `${out}]`;
+}
+
+/** A verbatim call part as it is, or its hash when long. */
+function compact(verbatim: string): string {
+  return verbatim.length <= MAX_VERBATIM ? verbatim : `#${sha256Base64url(verbatim)}`;
+}
+
+/**
+ * The call part of a value keyed by what the procedure accepts (the validated
+ * input, `memorizeFn`'s arguments): `=<canonical form>`, or `#<sha256>` when long.
+ * Throws an {@link UnkeyableValueError} for a value that cannot be keyed.
  *
  * @example
  * ```ts
@@ -30,98 +313,86 @@ const MAX_DEPTH = 64;
  * ```
  */
 export function stableKey(value: unknown): string {
-  if (value === undefined) return '=undefined';
-  const canonical = canonicalize(value, 0);
-  if (canonical.length <= MAX_VERBATIM) return `=${canonical}`;
-  return `#${createHash('sha256').update(canonical).digest('base64url')}`;
+  return compact(`=${canonicalForm(value)}`);
 }
 
-function canonicalize(value: unknown, depth: number): string {
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      // String(-0) is '0': -0 and 0 are the same input once sent as JSON.
-      return String(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'undefined':
-      return 'undefined';
-    case 'bigint':
-      return `${value}n`;
-    case 'object':
-      if (value === null) return 'null';
-      if (depth >= MAX_DEPTH) throw new UnkeyableValueError('input nested too deeply (or cyclic) to key');
-      return canonicalizeObject(value, depth + 1);
-    default:
-      throw new UnkeyableValueError(`cannot key a ${typeof value}`);
-  }
+/** Like {@link stableKey} for a raw input (`memorize` before `.input()`): `^<canonical form>`. */
+export function rawInputKey(value: unknown): string {
+  return compact(`^${canonicalForm(value)}`);
 }
 
-function canonicalizeObject(value: object, depth: number): string {
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out += ',';
-      out += canonicalize(value[i], depth);
-    }
-    return `${out}]`;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null)
-    return canonicalizeRecord(value as Record<string, unknown>, depth);
-  if (value instanceof Date) return `D${value.getTime()}`;
-  if (value instanceof Map) {
-    const entries: string[] = [];
-    for (const [k, v] of value) entries.push(`[${canonicalize(k, depth)},${canonicalize(v, depth)}]`);
-    return `M[${entries.sort().join(',')}]`;
-  }
-  if (value instanceof Set) {
-    const items: string[] = [];
-    for (const item of value) items.push(canonicalize(item, depth));
-    return `S[${items.sort().join(',')}]`;
-  }
-  if (value instanceof RegExp) return `R${JSON.stringify(String(value))}`;
-  // Other class instances: their own fields, tagged with the class so that they
-  // cannot meet a plain object (or another class) with the same fields.
-  const name = typeof proto?.constructor === 'function' ? proto.constructor.name : '';
-  return `C${JSON.stringify(name)}${canonicalizeRecord(value as Record<string, unknown>, depth)}`;
-}
-
-function canonicalizeRecord(value: Record<string, unknown>, depth: number): string {
-  const keys = Object.keys(value);
-  if (keys.length > 1) keys.sort();
-  let out = '{';
-  let first = true;
-  for (const key of keys) {
-    const item = value[key];
-    if (item === undefined) continue;
-    out += first ? JSON.stringify(key) : `,${JSON.stringify(key)}`;
-    out += `:${canonicalize(item, depth)}`;
-    first = false;
-  }
-  return `${out}}`;
-}
-
-/** Scopes longer than this are hashed (they may be tokens: keep them out of key names). */
-const MAX_VERBATIM_SCOPE = 64;
+const PERCENT = 37;
+const COLON = 58;
+/** First characters a key function's result or a scope must not start with (see the format above). */
+const RESERVED_LEAD = new Set([35 /* # */, 61 /* = */, 94 /* ^ */, 126 /* ~ */]);
 
 /**
- * The key part of a private scope: `~<length>.<scope>:` (or `~#<sha256>:` for a long
- * one). The length makes it unambiguous whatever the scope contains, and the `~`
- * keeps it apart from public key parts (see {@link userKeySegment}).
+ * `text` with `%`, lone surrogates and (when `colon`) `:` escaped, and (when
+ * `lead`) a first character of `# = ^ ~` escaped: a one-to-one map onto
+ * well-formed text. Text that needs none of it is returned as it is.
+ */
+export function escapePart(text: string, colon: boolean, lead: boolean): string {
+  let i = 0;
+  if (lead && text.length > 0 && RESERVED_LEAD.has(text.charCodeAt(0))) {
+    return `%${text.charCodeAt(0).toString(16).toUpperCase()}${escapePart(text.slice(1), colon, false)}`;
+  }
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === PERCENT || (colon && c === COLON)) break;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = text.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+      else break;
+    }
+  }
+  if (i === text.length) return text;
+  let out = text.slice(0, i);
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === PERCENT) out += '%25';
+    else if (colon && c === COLON) out += '%3A';
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = text.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        out += text[i]! + text[i + 1]!;
+        i++;
+      } else {
+        out += `%u${c.toString(16).toUpperCase()}`;
+      }
+    } else out += text[i]!;
+  }
+  return out;
+}
+
+/** The key part of a cache prefix (ends at the first `:`). */
+export function prefixPart(prefix: string): string {
+  return escapePart(prefix, true, false);
+}
+
+/** The key part of a namespace (ends at the first `:`). */
+export function namespacePart(namespace: string): string {
+  return escapePart(namespace, true, false);
+}
+
+/** The key of `get`/`set(key)` and `clear({ key })`: as given, `:` included (it reads as a namespace separator). */
+export function plainKeyPart(key: string): string {
+  return escapePart(key, false, false);
+}
+
+/**
+ * The key part of a private scope: `~<scope>:`, or `~#<sha256>:` for a long one.
+ * The `~` keeps it apart from every call part (see {@link userKeySegment}).
  */
 export function scopeSegment(scope: string): string {
-  if (scope.length > MAX_VERBATIM_SCOPE)
-    return `~#${createHash('sha256').update(scope).digest('base64url')}:`;
-  return `~${scope.length}.${scope}:`;
+  const verbatim = escapePart(scope, true, true);
+  return verbatim.length <= MAX_VERBATIM_SCOPE ? `~${verbatim}:` : `~#${sha256Base64url(verbatim)}:`;
 }
 
 /**
- * A key part returned by a user's `key` function, kept as is (so
- * `clear({ namespace, key })` finds it) unless it starts with `~`, which only scope
- * parts may: such a key gets one more `~`, which no scope part has.
+ * The call part for a `key` function's result (and for `clear({ namespace, key })`,
+ * which so finds it): as given unless it starts with one of `~ = ^ #` (escaped),
+ * hashed when long.
  */
 export function userKeySegment(key: string): string {
-  return key.charCodeAt(0) === 126 /* ~ */ ? `~${key}` : key;
+  return compact(escapePart(key, false, true));
 }

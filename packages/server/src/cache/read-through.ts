@@ -28,6 +28,10 @@ export type ComputedCall = Omit<Computed, 'raw'>;
  * entry, so what one caller mutates no other sees. Such a call counts as a hit
  * once the entry is stored. Only the call whose `compute` ran gets its own object
  * (and so does every call when the value could not be encoded).
+ *
+ * `storeKeyOf`, when given, names the key to store under once `compute` has run
+ * (`key` still groups the calls and is read first), or `undefined` to store
+ * nothing: memorize learns from a computation whether its input was keyed safely.
  */
 export async function computeThrough(
   cache: Cache,
@@ -36,6 +40,7 @@ export async function computeThrough(
   ttl: number | undefined,
   compute: () => Promise<unknown>,
   signal?: AbortSignal,
+  storeKeyOf?: () => string | undefined,
 ): Promise<ComputedCall> {
   let ran = false;
   const outcome = await flight(
@@ -49,7 +54,11 @@ export async function computeThrough(
         return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
       }
       const data = await compute();
-      const written = await cache.store(key, data, ttl);
+      const storeKey = storeKeyOf === undefined ? key : storeKeyOf();
+      if (storeKey === undefined) {
+        return { data, source: 'miss', raw: undefined, stored: false, expiresAt: undefined };
+      }
+      const written = await cache.store(storeKey, data, ttl);
       return {
         data,
         source: 'miss',

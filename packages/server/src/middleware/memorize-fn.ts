@@ -1,5 +1,5 @@
 import { assertExpire, type Cache } from '../cache/cache.js';
-import { stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
+import { namespacePart, stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
@@ -28,7 +28,10 @@ export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> {
   namespace?: string;
   /**
    * The part of the key that identifies one call, from the call's arguments.
-   * Default: a stable hash of the arguments (key order in objects does not matter).
+   * Default: the canonical form of the arguments, hashed when long (key order in
+   * objects does not matter). Arguments the key cannot represent faithfully (a
+   * class instance, a function, …) or past the limits of key building run the
+   * function without the cache, reported through the cache's `onError`.
    */
   key?: (...args: TArgs) => string;
   /** The cache to use. Default: the global `CacheManager`, looked up at call time. */
@@ -91,7 +94,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
         'a non-empty string when the function is anonymous (it names the cache entries)',
       );
     }
-    const prefix = `${name}:`;
+    const prefix = `${namespacePart(name)}:`;
     const flight = singleFlight<Computed>();
 
     async function memorized(this: unknown, ...args: TFnArgs): Promise<TResult> {
@@ -101,8 +104,16 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
         try {
           callPart = stableKey(trimTrailingUndefined(args));
         } catch (error) {
-          if (error instanceof UnkeyableValueError) return fn.apply(this, args);
-          throw error;
+          if (!(error instanceof UnkeyableValueError)) throw error;
+          cache.report(
+            'key',
+            undefined,
+            new UnkeyableValueError(
+              error.reason,
+              `memorizeFn(): "${name}" ran without the cache: ${error.message}`,
+            ),
+          );
+          return fn.apply(this, args);
         }
       } else {
         const given = key(...args);

@@ -1,6 +1,13 @@
 import type { TRPCProcedureType } from '@trpc/server';
 import { assertExpire, type Cache } from '../cache/cache.js';
-import { scopeSegment, stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
+import {
+  namespacePart,
+  rawInputKey,
+  scopeSegment,
+  stableKey,
+  UnkeyableValueError,
+  userKeySegment,
+} from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
@@ -50,8 +57,12 @@ export interface MemorizeOptions<TContext = object> {
    */
   namespace?: string;
   /**
-   * The part of the key that identifies one call. Default: a stable hash of the raw
-   * input, so `{ a: 1, b: 2 }` and `{ b: 2, a: 1 }` share an entry. Return a string.
+   * The part of the key that identifies one call. Return a string. Default: the
+   * canonical form of the input (hashed when long), so `{ a: 1, b: 2 }` and
+   * `{ b: 2, a: 1 }` share an entry: the input as the procedure accepts it when
+   * `memorize` stands after `.input()` (unknown fields the schema strips cannot
+   * split or flood the cache), the raw input when it stands before (weaker: any
+   * extra field makes a new entry).
    */
   key?: (opts: MemorizeKeyInput<TContext>) => string;
   /**
@@ -89,9 +100,10 @@ interface CallOptions {
   ctx: unknown;
   type: TRPCProcedureType;
   path: string;
+  input: unknown;
   getRawInput: () => Promise<unknown>;
   signal: AbortSignal | undefined;
-  next: () => Promise<StepResult>;
+  next: (opts?: { getRawInput: () => Promise<unknown> }) => Promise<StepResult>;
 }
 type StepResult = { ok: true; data: unknown } | { ok: false; error: unknown };
 
@@ -124,6 +136,15 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache'];
  * On a hit nothing after `memorize` in the chain runs (so neither does a
  * `.input()` placed after it: the raw input of a hit already passed validation
  * when it was stored).
+ *
+ * The key is the input as the procedure accepts it when `memorize` stands after
+ * `.input()`: unknown fields are stripped by the schema before they can make new
+ * entries. Placed before `.input()` (or before a second `.input()`, or when the
+ * resolver reads `getRawInput()`), `memorize` keys by the raw input instead; it
+ * finds out which on the first miss of each procedure, by seeing whether anything
+ * after it reads the raw input. An input the key cannot represent faithfully (a
+ * class instance, …) or past the limits of key building runs without the cache,
+ * reported through the cache's `onError` (`operation: 'key'`).
  *
  * @example
  * ```ts
@@ -158,38 +179,49 @@ export function memorize<TContext = object>(
 
   const scopeOf = scope === 'public' ? undefined : scope;
   const visibility = scopeOf === undefined ? 'public' : 'private';
-  const namespacePrefix = namespace === undefined ? undefined : `${namespace}:`;
+  const namespaceHead = namespace === undefined ? undefined : `${namespacePart(namespace)}:`;
   const flight = singleFlight<Computed>();
+  /**
+   * Per procedure path, what the default key may be built from: `'validated'` when
+   * nothing after memorize reads the raw input (memorize stands after the last
+   * `.input()`), `'raw'` when something does (a `.input()` after it, or a resolver
+   * reading `getRawInput()`: then the validated input does not tell calls apart).
+   * Unknown until a first miss ran; until then the raw input keys the call.
+   */
+  const inputKinds = new Map<string, 'validated' | 'raw'>();
 
   async function memorizeMiddleware(opts: CallOptions): Promise<StepResult> {
     if (opts.type !== 'query') throw notAQuery(opts.path, opts.type);
     const cache = givenCache ?? CacheManager.instance;
 
-    let scopePart = '';
+    let head = namespaceHead ?? `${namespacePart(opts.path)}:`;
     if (scopeOf !== undefined) {
       const id = scopeOf(opts.ctx as TContext);
       if (id === null || id === undefined) return passThrough(opts);
       if (typeof id !== 'string') throw badReturn('scope', opts.path, id);
-      scopePart = scopeSegment(id);
+      head += scopeSegment(id);
     }
 
     const { getRawInput } = opts;
-    const rawInput = await getRawInput();
+    const kind = key === undefined ? inputKinds.get(opts.path) : 'raw';
     let callPart: string;
-    if (key === undefined) {
-      try {
-        callPart = stableKey(rawInput);
-      } catch (error) {
-        // An input without a stable identity (a function, a cycle…) can only be run, not cached.
-        if (error instanceof UnkeyableValueError) return passThrough(opts);
-        throw error;
+    try {
+      if (key !== undefined) {
+        const given = key({ path: opts.path, input: await getRawInput(), ctx: opts.ctx as TContext });
+        if (typeof given !== 'string') throw badReturn('key', opts.path, given);
+        callPart = userKeySegment(given);
+      } else if (kind === 'validated') {
+        callPart = stableKey(opts.input);
+      } else {
+        callPart = rawInputKey(await getRawInput());
       }
-    } else {
-      const given = key({ path: opts.path, input: rawInput, ctx: opts.ctx as TContext });
-      if (typeof given !== 'string') throw badReturn('key', opts.path, given);
-      callPart = userKeySegment(given);
+    } catch (error) {
+      // An input without a faithful, bounded key can only be run, not cached.
+      if (!(error instanceof UnkeyableValueError)) throw error;
+      reportUnkeyable(cache, opts.path, error);
+      return passThrough(opts);
     }
-    const entryKey = `${namespacePrefix ?? `${opts.path}:`}${scopePart}${callPart}`;
+    const entryKey = head + callPart;
     const ttl = expire ?? cache.expire;
 
     const entry = await cache.read(entryKey);
@@ -204,6 +236,33 @@ export function memorize<TContext = object>(
       return { ok: true, data: entry.value, marker } as StepResult;
     }
 
+    // The miss tells what keys this procedure safely: whether a later step reads the raw input.
+    let readRaw = false;
+    const observed =
+      kind === 'raw'
+        ? undefined
+        : () => {
+            readRaw = true;
+            return getRawInput();
+          };
+    const storeKeyOf =
+      observed === undefined
+        ? undefined
+        : (): string | undefined => {
+            if (readRaw) {
+              inputKinds.set(opts.path, 'raw');
+              // Computed for a validated key that did not tell calls apart: keep nothing.
+              return kind === undefined ? entryKey : undefined;
+            }
+            inputKinds.set(opts.path, 'validated');
+            if (kind === 'validated') return entryKey;
+            try {
+              return head + stableKey(opts.input);
+            } catch {
+              return undefined; // reported by the next call, which keys by it
+            }
+          };
+
     // tRPC hands the resolver this call's own signal and `next()` cannot replace it, so
     // the flight cannot give the resolver a signal shared by every waiting call. It lets
     // a call that aborts stop waiting at once, and when the resolver then fails, a call
@@ -214,11 +273,13 @@ export function memorize<TContext = object>(
       entryKey,
       ttl,
       async () => {
-        const result = await opts.next();
+        const result = await (observed === undefined ? opts.next() : opts.next({ getRawInput: observed }));
+        if (readRaw) inputKinds.set(opts.path, 'raw');
         if (!result.ok) throw result.error;
         return result.data;
       },
       opts.signal,
+      storeKeyOf,
     );
     reportMemorized(opts, { source, stored, expiresAt, visibility, expire: ttl });
     return { ok: true, data, marker } as StepResult;
@@ -233,6 +294,14 @@ export function memorize<TContext = object>(
   const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };
   Object.defineProperty(memorizeMiddleware, MEMORIZE_TAG, { value: tag });
   return memorizeMiddleware as unknown as MemorizeMiddleware<TContext>;
+}
+
+function reportUnkeyable(cache: Cache, path: string, error: UnkeyableValueError): void {
+  cache.report(
+    'key',
+    undefined,
+    new UnkeyableValueError(error.reason, `memorize(): "${path}" ran without the cache: ${error.message}`),
+  );
 }
 
 function notAQuery(path: string, type: string): TrpcMemoryError {

@@ -30,15 +30,26 @@ const ALPHABET = Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 );
 const CODES: number[] = new Array(43).fill(0);
 
-/** Reused between calls (hashing is synchronous); grown on demand, never past one key's worth. */
-let bytes = new Uint8Array(1024);
+/** Reused between calls (hashing is synchronous); grown on demand up to {@link KEPT_BYTES}. */
+let scratch = new Uint8Array(1024);
+/** Larger texts (longer than any key) get a buffer of their own, not kept. */
+const KEPT_BYTES = 256 * 1024;
 
-/** Writes `text` as (generalized) UTF-8 into `bytes`, returns the byte length. */
-function encode(text: string): number {
+/** `text` as (generalized) UTF-8 in a buffer with room for the padding, and its byte length. */
+function encode(text: string): [Uint8Array, number] {
   // 3 bytes per UTF-16 unit at most, plus room for the padding (up to 72 bytes).
   const needed = text.length * 3 + 72;
-  if (bytes.length < needed) bytes = new Uint8Array(Math.max(needed, bytes.length * 2));
-  const out = bytes;
+  if (scratch.length < needed) {
+    if (needed > KEPT_BYTES) {
+      const own = new Uint8Array(needed);
+      return [own, write(text, own)];
+    }
+    scratch = new Uint8Array(Math.max(needed, Math.min(scratch.length * 2, KEPT_BYTES)));
+  }
+  return [scratch, write(text, scratch)];
+}
+
+function write(text: string, out: Uint8Array): number {
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
@@ -133,8 +144,7 @@ function compress(data: Uint8Array, end: number): void {
 
 /** The SHA-256 digest of `text`'s bytes, as 32 bytes. */
 export function sha256(text: string): Uint8Array {
-  const length = encode(text);
-  const data = bytes;
+  const [data, length] = encode(text);
   // Padding: 0x80, zeros up to 56 mod 64, then the bit length as a big-endian 64-bit number.
   let end = length;
   data[end++] = 0x80;

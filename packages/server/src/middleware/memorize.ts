@@ -189,6 +189,12 @@ export function memorize<TContext = object>(
    * Unknown until a first miss ran; until then the raw input keys the call.
    */
   const inputKinds = new Map<string, 'validated' | 'raw'>();
+  /**
+   * The first miss of a path while its kind is unknown: calls arriving meanwhile
+   * wait for it instead of each running the resolver under a raw-input key (a
+   * burst of requests with junk fields at startup would otherwise all miss).
+   */
+  const learning = new Map<string, Promise<void>>();
 
   async function memorizeMiddleware(opts: CallOptions): Promise<StepResult> {
     if (opts.type !== 'query') throw notAQuery(opts.path, opts.type);
@@ -236,7 +242,39 @@ export function memorize<TContext = object>(
       return { ok: true, data: entry.value, marker } as StepResult;
     }
 
-    // The miss tells what keys this procedure safely: whether a later step reads the raw input.
+    let learned: (() => void) | undefined;
+    if (kind === undefined) {
+      // Learned while this call was reading: key it as learned.
+      if (inputKinds.has(opts.path)) return memorizeMiddleware(opts);
+      const pending = learning.get(opts.path);
+      if (pending !== undefined) {
+        // Another call is finding out what keys this procedure: wait, then key as it found.
+        await untilSettled(pending, opts.signal);
+        return memorizeMiddleware(opts);
+      }
+      learning.set(opts.path, new Promise<void>((resolve) => (learned = resolve)));
+    }
+    try {
+      return await miss(opts, cache, head, entryKey, kind, visibility, ttl);
+    } finally {
+      if (learned !== undefined) {
+        learning.delete(opts.path);
+        learned();
+      }
+    }
+  }
+
+  /** The miss path; when `kind` is unknown, it also finds out whether a later step reads the raw input. */
+  async function miss(
+    opts: CallOptions,
+    cache: Cache,
+    head: string,
+    entryKey: string,
+    kind: 'validated' | 'raw' | undefined,
+    visibility: 'public' | 'private',
+    ttl: number | undefined,
+  ): Promise<StepResult> {
+    const { getRawInput } = opts;
     let readRaw = false;
     const observed =
       kind === 'raw'
@@ -294,6 +332,20 @@ export function memorize<TContext = object>(
   const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };
   Object.defineProperty(memorizeMiddleware, MEMORIZE_TAG, { value: tag });
   return memorizeMiddleware as unknown as MemorizeMiddleware<TContext>;
+}
+
+/** Resolves with `promise`, or rejects with the abort reason as soon as `signal` aborts. */
+function untilSettled(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 function reportUnkeyable(cache: Cache, path: string, error: UnkeyableValueError): void {

@@ -34,14 +34,15 @@ const TRICKY_UNITS = [
 ];
 
 /** Strings over the tricky units (short, so distinct draws often differ by one unit) or any UTF-16 units. */
-export const trickyString = (maxLength = 8): fc.Arbitrary<string> =>
+export const trickyString = (maxLength = 8, minLength = 0): fc.Arbitrary<string> =>
   fc.oneof(
-    { weight: 3, arbitrary: fc.string({ unit: fc.constantFrom(...TRICKY_UNITS), maxLength }) },
-    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength }) },
+    { weight: 3, arbitrary: fc.string({ unit: fc.constantFrom(...TRICKY_UNITS), minLength, maxLength }) },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength, maxLength }) },
     {
       weight: 1,
       arbitrary: fc.string({
         unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+        minLength,
         maxLength,
       }),
     },

@@ -4,12 +4,16 @@
  * (memory backend) against bentocache's and cacheable's `getOrSet`.
  * `npm run bench -- memorize`
  */
+import { createHash } from 'node:crypto';
 import { initTRPC } from '@trpc/server';
 import { createCache, MemoryBackend, memorize, memorizeFn } from '@trpc-memory/server';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { Cacheable } from 'cacheable';
+import superjson, { SuperJSON } from 'superjson';
 import { z } from 'zod';
+import { setKeyHash, stableKey, UnkeyableValueError } from '../../packages/server/src/cache/key.js';
+import { sha256Base64url } from '../../packages/server/src/cache/sha256.js';
 import { bestOf, fmt, opsPerSecond, payload, report } from './lib.js';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -173,6 +177,122 @@ async function payloadHitOverhead(): Promise<void> {
   );
 }
 
+/** The hash `memorize` used before the pure-JS one, for the same-run comparison. */
+const nodeCryptoHash = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/**
+ * (a'') the hit path with a hashed key (a 200-character input), pure-JS SHA-256
+ * against node:crypto, swapped in and out between interleaved rounds; and the
+ * bare hash of that key's verbatim form.
+ */
+async function hashedKeyHitPath(): Promise<void> {
+  const cache = createCache(new MemoryBackend(), { prefix: 'bench' });
+  const t = initTRPC.create();
+  const value = payload();
+  const router = t.router({
+    search: t.procedure
+      .input(z.object({ q: z.string(), page: z.number() }))
+      .use(memorize({ expire: 60, cache }))
+      .query(() => value),
+  });
+  const caller = t.createCallerFactory(router)({});
+  const long = { q: 'caching tRPC results in redis '.repeat(7).slice(0, 200), page: 3 };
+  const verbatim = `=${JSON.stringify({ page: 3, q: long.q })}`;
+  if (sha256Base64url(verbatim) !== nodeCryptoHash(verbatim)) throw new Error('bench: the hashes differ');
+  await caller.search(long);
+  const withHash = (hash: (text: string) => string, run: () => unknown) => () => {
+    const previous = setKeyHash(hash);
+    gc();
+    return opsPerSecond(run, 100_000, 25_000).finally(() => setKeyHash(previous));
+  };
+  const ops = await bestOf(9, {
+    pureJs: withHash(sha256Base64url, () => caller.search(long)),
+    nodeCrypto: withHash(nodeCryptoHash, () => caller.search(long)),
+    hashPureJs: withHash(sha256Base64url, () => sha256Base64url(verbatim)),
+    hashNodeCrypto: withHash(nodeCryptoHash, () => nodeCryptoHash(verbatim)),
+  });
+  const cost = (name: keyof typeof ops) => `${(1e9 / ops[name]).toFixed(0)} ns`;
+  report(
+    `hit with hashed key (${verbatim.length} chars): pure-JS / node:crypto`,
+    ops.nodeCrypto / ops.pureJs,
+    'x',
+    undefined,
+    `${cost('pureJs')} vs ${cost('nodeCrypto')} per call`,
+  );
+  report(
+    `SHA-256 of that key alone: pure-JS / node:crypto`,
+    ops.hashNodeCrypto / ops.hashPureJs,
+    'x',
+    undefined,
+    `${cost('hashPureJs')} vs ${cost('hashNodeCrypto')}`,
+  );
+}
+
+/** A DAG `depth` levels deep whose every level holds the next one `width` times. */
+function dag(depth: number, width = 2, leaf: unknown = { v: 1 }): unknown {
+  let node = leaf;
+  for (let i = 0; i < depth; i++) {
+    node = Object.fromEntries(Array.from({ length: width }, (_, k) => [`k${k}`, node]));
+  }
+  return node;
+}
+
+/**
+ * (c) key building for hostile inputs of about 2 KB on the wire, as the server
+ * receives them (superjson, shared references sent once): the time of one
+ * `stableKey` (which refuses what is past its limits), against parsing the same
+ * request body (superjson.deserialize of the JSON), the work the server does anyway.
+ */
+async function keyBuilding(): Promise<void> {
+  const sender = new SuperJSON({ dedupe: true });
+  const hostile: Record<string, unknown> = {
+    'DAG depth 25 (2 per level)': dag(25),
+    'DAG depth 10 (8 per level)': dag(10, 8),
+    'DAG depth 25 of 1 KB strings': dag(25, 2, { s: 'x'.repeat(1_000) }),
+    'array of 1,000 zeros': new Array(1_000).fill(0),
+    'object of 200 keys': Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, i])),
+    'Map of 150 entries': new Map(Array.from({ length: 150 }, (_, i) => [`k${i}`, i])),
+    '64 nested arrays': JSON.parse(`${'['.repeat(64)}1${']'.repeat(64)}`),
+    '2 KB of escaped characters': ''.repeat(340),
+  };
+  const rows: [string, number, number, number, string][] = [];
+  for (const [name, value] of Object.entries(hostile)) {
+    const body = JSON.stringify(sender.serialize(value));
+    const received = superjson.deserialize(JSON.parse(body));
+    let outcome = 'keyed';
+    try {
+      stableKey(received);
+    } catch (error) {
+      if (!(error instanceof UnkeyableValueError)) throw error;
+      outcome = `refused (${error.reason})`;
+    }
+    const build = () => {
+      try {
+        return stableKey(received);
+      } catch {
+        return undefined;
+      }
+    };
+    const parse = () => superjson.deserialize(JSON.parse(body));
+    const ops = await bestOf(7, {
+      build: () => opsPerSecond(build, 300, 50),
+      parse: () => opsPerSecond(parse, 300, 50),
+    });
+    rows.push([name, body.length, 1e6 / ops.build, 1e6 / ops.parse, outcome]);
+  }
+  const worst = rows.reduce((a, b) => (b[2] > a[2] ? b : a));
+  for (const [name, bytes, buildUs, parseUs, outcome] of rows) {
+    report(
+      `key building: ${name}`,
+      buildUs,
+      ' µs',
+      undefined,
+      `${bytes} B request, ${outcome}; parsing it: ${parseUs.toFixed(1)} µs`,
+    );
+  }
+  report('key building: worst input / its parse', worst[2] / worst[3], 'x', undefined, worst[0]);
+}
+
 /** (b) memory-backend hit throughput of memorize's cache path against bentocache and cacheable. */
 async function hitThroughput(): Promise<void> {
   const value = payload();
@@ -243,5 +363,7 @@ export default async function memorizeBench(): Promise<void> {
   await hitOverhead();
   await hitOverheadPayload();
   await payloadHitOverhead();
+  await hashedKeyHitPath();
+  await keyBuilding();
   await hitThroughput();
 }

@@ -24,6 +24,7 @@ export {
   type SetOptions,
 } from './cache/cache.js';
 export { CodecError } from './cache/codec.js';
+export { UnkeyableValueError } from './cache/key.js';
 export { CacheManager, clearCache, type InitCacheOptions, initCache } from './cache/manager.js';
 
 // --- memorize (middleware)

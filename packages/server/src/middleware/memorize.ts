@@ -255,7 +255,7 @@ export function memorize<TContext = object>(
       learning.set(opts.path, new Promise<void>((resolve) => (learned = resolve)));
     }
     try {
-      return await miss(opts, cache, head, entryKey, kind, visibility, ttl);
+      return await miss(opts, cache, head, entryKey, kind, ttl);
     } finally {
       if (learned !== undefined) {
         learning.delete(opts.path);
@@ -271,7 +271,6 @@ export function memorize<TContext = object>(
     head: string,
     entryKey: string,
     kind: 'validated' | 'raw' | undefined,
-    visibility: 'public' | 'private',
     ttl: number | undefined,
   ): Promise<StepResult> {
     const { getRawInput } = opts;

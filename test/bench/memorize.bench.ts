@@ -154,27 +154,20 @@ async function payloadHitOverhead(): Promise<void> {
     memoLong: () => caller.memoLong(long),
   });
   const cost = (name: keyof typeof ops) => `${(1e9 / ops[name]).toFixed(0)} ns/call`;
-  report(
-    'memorize hit / plain query, 1 KB payload, after .input()',
-    ops.plain / ops.memoAfterInput,
-    'x',
-    undefined,
-    `${cost('memoAfterInput')} vs ${cost('plain')}`,
-  );
-  report(
-    'memorize hit / plain query, 1 KB payload, before .input()',
-    ops.plain / ops.memoBeforeInput,
-    'x',
-    undefined,
-    `${cost('memoBeforeInput')} vs ${cost('plain')}`,
-  );
-  report(
-    'memorize hit / plain query, 1 KB payload, hashed key',
-    ops.plainLong / ops.memoLong,
-    'x',
-    undefined,
-    `${cost('memoLong')} vs ${cost('plainLong')}`,
-  );
+  const cases = [
+    ['after .input()', 'memoAfterInput', 'plain'],
+    ['before .input()', 'memoBeforeInput', 'plain'],
+    ['hashed key', 'memoLong', 'plainLong'],
+  ] as const;
+  for (const [label, memo, plain] of cases) {
+    report(
+      `memorize hit / plain query, 1 KB payload, ${label}`,
+      ops[plain] / ops[memo],
+      'x',
+      undefined,
+      `${cost(memo)} vs ${cost(plain)}`,
+    );
+  }
 }
 
 /** The hash `memorize` used before the pure-JS one, for the same-run comparison. */

@@ -117,8 +117,8 @@ async function hitOverheadPayload(): Promise<void> {
 
 /**
  * (a'') the 1 KB `payload()` behind a zod input, with `memorize` after and before
- * `.input()`, and a long
- * input whose key is hashed (its canonical form is longer than the verbatim limit).
+ * `.input()`, and a long input whose key is hashed (its canonical form is longer
+ * than the verbatim limit).
  */
 async function payloadHitOverhead(): Promise<void> {
   const cache = createCache(new MemoryBackend(), { prefix: 'bench' });

@@ -16,7 +16,7 @@ import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import fc from 'fast-check';
 import { Cluster, Redis } from 'ioredis';
 import superjson, { SuperJSON } from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { MemoryBackend } from '../src/backends/memory.js';
 import { RedisBackend } from '../src/backends/redis.js';
@@ -512,6 +512,41 @@ function keySuite(name: string, make: () => Promise<KeySubject>): void {
           expect(await caller.raw({ id: '1', note: 'a' } as { id: string })).toBe('{"id":"1","note":"a"}');
           expect(await caller.raw({ id: '1', note: 'b' } as { id: string })).toBe('{"id":"1","note":"b"}');
         }
+      });
+
+      it("a procedure's first calls with other inputs wait for its first miss, and leave at once when aborted", async () => {
+        const cache = freshCache();
+        const t = initTRPC.context<Ctx>().create();
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        const inputs: string[] = [];
+        const router = t.router({
+          post: t.procedure
+            .input(z.object({ id: z.string() }))
+            .use(memorize({ cache }))
+            .query(async ({ input }) => {
+              inputs.push(input.id);
+              await gate;
+              return input.id;
+            }),
+        });
+        const factory = t.createCallerFactory(router);
+        const first = factory({ user: '' }).post({ id: 'a' });
+        await vi.waitFor(() => expect(inputs).toEqual(['a']));
+        const controller = new AbortController();
+        const leaving = factory({ user: '' }, { signal: controller.signal }).post({ id: 'b' });
+        const waiting = [
+          factory({ user: '' }).post({ id: 'a', junk: 1 } as { id: string }),
+          factory({ user: '' }).post({ id: 'c' }),
+        ];
+        const reason = new Error('the client went away');
+        controller.abort(reason);
+        await expect(leaving).rejects.toMatchObject({ cause: reason });
+        expect(inputs).toEqual(['a']);
+        release();
+        expect(await Promise.all([first, ...waiting])).toEqual(['a', 'a', 'c']);
+        // The junk-field call found the first call's entry: keyed by the validated input.
+        expect(inputs).toEqual(['a', 'c']);
       });
 
       it('memorizeFn reports arguments it cannot key and runs the function', async () => {

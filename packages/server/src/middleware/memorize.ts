@@ -190,11 +190,12 @@ export function memorize<TContext = object>(
    */
   const inputKinds = new Map<string, 'validated' | 'raw'>();
   /**
-   * The first miss of a path while its kind is unknown: calls arriving meanwhile
-   * wait for it instead of each running the resolver under a raw-input key (a
-   * burst of requests with junk fields at startup would otherwise all miss).
+   * The first miss of a path while its kind is unknown, and its (raw-input) key:
+   * calls with another input arriving meanwhile wait for it instead of each running
+   * the resolver under a raw-input key (a burst of requests with junk fields at
+   * startup would otherwise all miss).
    */
-  const learning = new Map<string, Promise<void>>();
+  const learning = new Map<string, { key: string; done: Promise<void> }>();
 
   async function memorizeMiddleware(opts: CallOptions): Promise<StepResult> {
     if (opts.type !== 'query') throw notAQuery(opts.path, opts.type);
@@ -247,12 +248,16 @@ export function memorize<TContext = object>(
       // Learned while this call was reading: key it as learned.
       if (inputKinds.has(opts.path)) return memorizeMiddleware(opts);
       const pending = learning.get(opts.path);
-      if (pending !== undefined) {
-        // Another call is finding out what keys this procedure: wait, then key as it found.
-        await untilSettled(pending, opts.signal);
+      // The same raw input joins that call's computation (single-flight); another one
+      // waits until it is known what keys this procedure, then keys as it was found.
+      if (pending !== undefined && pending.key !== entryKey) {
+        await untilSettled(pending.done, opts.signal);
         return memorizeMiddleware(opts);
       }
-      learning.set(opts.path, new Promise<void>((resolve) => (learned = resolve)));
+      if (pending === undefined) {
+        const done = new Promise<void>((resolve) => (learned = resolve));
+        learning.set(opts.path, { key: entryKey, done });
+      }
     }
     try {
       return await miss(opts, cache, head, entryKey, kind, ttl);

@@ -160,7 +160,7 @@ function canonical(value: unknown, depth: number): string {
       return quote(value);
     case 'number':
       // -0 is its own input: superjson sends it as such, and 1 / x tells it apart.
-      return value === 0 && 1 / value < 0 ? '-0' : String(value);
+      return Object.is(value, -0) ? '-0' : String(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'undefined':
@@ -334,9 +334,10 @@ function canonicalArray(array: unknown[], depth: number): string {
   let out = '[';
   for (let i = 0; i < length; i++) {
     const item = array[i];
-    // A hole and an extra property could balance each other in the count above.
+    // A hole is not an undefined item: `i in array` tells them apart.
     if (item === undefined && !(i in array)) throw unkeyable('an array with holes');
-    out += `${i === 0 ? '' : ','}${canonical(item, depth)}`;
+    if (i > 0) out += ',';
+    out += canonical(item, depth);
     if (out.length > KEY_LIMITS.size) throw pastLimit('size');
   }
   return `${out}]`;
@@ -373,6 +374,8 @@ function compact(verbatim: string): string {
  * ```
  */
 export function stableKey(value: unknown): string {
+  // Every call of a procedure without input: skip the walk.
+  if (value === undefined) return '=undefined';
   return compact(`=${canonicalForm(value)}`);
 }
 

@@ -98,7 +98,7 @@ describe('RedisBackend', () => {
     const cache = createCache(owned, { onError: () => {} });
     await cache.set(unique('c'), 1, { expire: 1 });
     await owned.close();
-    expect(owned.client.status).toBe('end');
+    expect((owned.client as Redis).status).toBe('end');
     expect(await cache.get('k')).toBeUndefined(); // a closed backend reads as a miss
 
     const client = new Redis(REDIS_URL);
@@ -112,7 +112,7 @@ describe('RedisBackend', () => {
 
   it('rejects bad arguments naming the option, the value and what is allowed', () => {
     expect(() => new RedisBackend('http://127.0.0.1:6379')).toThrow(
-      /new RedisBackend\(\): option "client" must be an ioredis Redis or Cluster, or a redis:\/\/ URL/,
+      /new RedisBackend\(\): option "client" must be an ioredis Redis or Cluster, a node-redis v5 client or cluster, or a redis:\/\/ URL/,
     );
     expect(() => new RedisBackend({} as Redis)).toThrow(InvalidOptionError);
     expect(() => new RedisBackend(REDIS_URL, { commandTimeout: 0 })).toThrow(

@@ -108,9 +108,15 @@ abstract class NodeRedisConnection implements RedisConnection {
     this.events = events;
   }
 
+  /**
+   * node-redis hands out proxies (`Object.create(client)`) and emits on the
+   * client underneath (`_self`): listening on the proxy works until a listener
+   * is removed, which gives the proxy an event table of its own.
+   */
   protected listen(target: EventEmitter, event: string, listener: (arg?: unknown) => void): void {
-    target.on(event, listener);
-    this.#listeners.push([target, event, listener]);
+    const emitter = (target as { _self?: EventEmitter })._self ?? target;
+    emitter.on(event, listener);
+    this.#listeners.push([emitter, event, listener]);
   }
 
   protected fail(error: unknown): void {

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createClient, RESP_TYPES } from 'redis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
+import { createCache } from '../../src/cache/cache.js';
+import { closedPort } from '../helpers/redis-server.js';
+import { backendSuite } from './backend-suite.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const unique = (label: string) => `node-redis-test-${label}-${randomUUID().slice(0, 8)}`;
+
+backendSuite('RedisBackend on your node-redis client', async () => {
+  const client = createClient({ url: REDIS_URL });
+  await client.connect();
+  const backend = new RedisBackend(client);
+  return {
+    backend,
+    dispose: async () => {
+      await backend.close();
+      client.destroy();
+    },
+  };
+});
+
+backendSuite('RedisBackend on a node-redis RESP3 client whose replies default to Buffers', () => {
+  // Never connected by the app: the backend's own connection does not need it to be.
+  const client = createClient({
+    url: REDIS_URL,
+    RESP: 3,
+    commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
+  });
+  const backend = new RedisBackend(client);
+  return { backend, dispose: () => backend.close() };
+});
+
+describe('RedisBackend on node-redis', () => {
+  let shared: Redis;
+  beforeAll(() => {
+    shared = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    await shared.quit();
+  });
+
+  it('writes what any client reads: the same key, value and PX expiry as over ioredis', async () => {
+    const client = createClient({ url: REDIS_URL });
+    const backend = new RedisBackend(client);
+    const prefix = unique('ttl');
+    const cache = createCache(backend, { prefix });
+    await cache.set('k', { at: new Date(0) }, { expire: 5 });
+    const ttl = await shared.pttl(`${prefix}:k`);
+    expect(ttl).toBeGreaterThan(4_000);
+    expect(ttl).toBeLessThanOrEqual(5_000);
+    // Written through node-redis, read back through ioredis' backend: one codec.
+    const other = new RedisBackend(REDIS_URL);
+    expect(await createCache(other, { prefix }).get('k')).toStrictEqual({ at: new Date(0) });
+    await cache.clear();
+    await Promise.all([backend.close(), other.close()]);
+  });
+
+  it('close() ends its own connection and leaves yours open; yours closing closes the backend', async () => {
+    const client = createClient({ url: REDIS_URL });
+    await client.connect();
+    const first = new RedisBackend(client);
+    await first.set(unique('k'), 'v', 5);
+    await first.close();
+    expect(client.isReady).toBe(true);
+    await expect(first.get('x')).rejects.toMatchObject({ reason: 'closed' });
+
+    const second = new RedisBackend(client);
+    expect(await second.get(unique('absent'))).toBeUndefined();
+    client.destroy();
+    await vi.waitFor(() => expect(second.get('x')).rejects.toMatchObject({ reason: 'closed' }));
+    await second.close();
+  });
+
+  it('on a closed port: commands fail at once as unavailable, nothing is queued, clear() rejects', async () => {
+    const client = createClient({ url: `redis://127.0.0.1:${await closedPort()}` });
+    client.on('error', () => {});
+    const backend = new RedisBackend(client, { commandTimeout: 60 });
+    // The first connection attempt is refused: from then on, misses without waiting.
+    await vi.waitFor(() => expect(backend.get('k')).rejects.toMatchObject({ reason: 'unavailable' }));
+    const settled = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? backend.get(`k${i}`) : backend.set(`k${i}`, 'v', 10))),
+    );
+    expect(
+      settled.every(
+        (result) =>
+          result.status === 'rejected' &&
+          result.reason instanceof RedisBackendError &&
+          result.reason.reason === 'unavailable',
+      ),
+    ).toBe(true);
+    await expect(backend.deleteByPrefix('k')).rejects.toBeInstanceOf(RedisBackendError);
+    await backend.close();
+  });
+});

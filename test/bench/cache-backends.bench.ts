@@ -194,7 +194,11 @@ async function redisHit(): Promise<void> {
     value: 0.8,
   });
   line('redis hit c=64: Cache.read / raw GET + JSON.parse (default client)', ops.cache, ops.rawGetParse);
-  line('redis hit c=64: Cache.read / raw GET + JSON.parse (auto-pipelined)', ops.cache, ops.pipelinedGetParse);
+  line(
+    'redis hit c=64: Cache.read / raw GET + JSON.parse (auto-pipelined)',
+    ops.cache,
+    ops.pipelinedGetParse,
+  );
   line('redis hit c=64: Cache.read over your ioredis client / raw GET', ops.cacheOverYours, ops.rawGet, {
     op: '>=',
     value: 0.8,
@@ -203,7 +207,11 @@ async function redisHit(): Promise<void> {
     op: '>=',
     value: 0.8,
   });
-  line('redis hit c=64: Cache.read over node-redis / raw node-redis GET + JSON.parse', ops.nodeCache, ops.nodeRawGetParse);
+  line(
+    'redis hit c=64: Cache.read over node-redis / raw node-redis GET + JSON.parse',
+    ops.nodeCache,
+    ops.nodeRawGetParse,
+  );
   await cache.clear();
   await raw.del(`${prefix}:raw`);
   await Promise.all([backend.close(), overYours.close(), overNodeRedis.close()]);

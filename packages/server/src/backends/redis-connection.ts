@@ -45,7 +45,12 @@ export interface RedisConnection {
   connect(): void;
   get(key: string): Promise<string | null | undefined>;
   /** `ttlMs` omitted: no expiry. */
-  set(key: string, value: string, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<unknown>;
+  set(
+    key: string,
+    value: string,
+    ttlMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown>;
   unlink(key: string, signal: AbortSignal | undefined): Promise<unknown>;
   /** Every master, once the connection is ready. */
   masters(): Promise<MasterNode[]>;

@@ -78,7 +78,6 @@ export class IoredisConnection implements RedisConnection {
   readonly client: IoredisClient;
   readonly #conn: Connection;
   readonly #cluster: boolean;
-  readonly #events: ConnectionEvents;
   readonly #listeners: [target: EventEmitter, event: string, listener: (arg?: unknown) => void][] = [];
   /** Lost (or refused) since it was last ready. */
   #down: boolean;
@@ -89,7 +88,6 @@ export class IoredisConnection implements RedisConnection {
     this.client = client;
     this.#conn = conn;
     this.#cluster = (conn as { isCluster?: unknown }).isCluster === true;
-    this.#events = events;
     this.#down = down;
     this.keyPrefix = keyPrefixOf(conn);
     this.#listen(conn, 'ready', () => {

@@ -43,7 +43,12 @@ interface NodeCluster extends EventEmitter {
   readonly options?: { defaults?: object };
   readonly _options?: { defaults?: object };
   connect(): Promise<unknown>;
-  sendCommand(firstKey: string, isReadonly: boolean, args: string[], options?: CommandOptions): Promise<unknown>;
+  sendCommand(
+    firstKey: string,
+    isReadonly: boolean,
+    args: string[],
+    options?: CommandOptions,
+  ): Promise<unknown>;
   nodeClient(node: object): NodeClient | Promise<NodeClient>;
   duplicate(overrides: object): NodeCluster;
   close?(): Promise<void>;
@@ -86,7 +91,13 @@ async function shut(conn: NodeClient | NodeCluster, timeoutMs: number): Promise<
   if (!conn.isOpen) return;
   const graceful = conn.close?.() ?? conn.quit?.();
   if (graceful !== undefined && timeoutMs > 0) {
-    const done = await Promise.race([graceful.then(() => true, () => false), delay(timeoutMs).then(() => false)]);
+    const done = await Promise.race([
+      graceful.then(
+        () => true,
+        () => false,
+      ),
+      delay(timeoutMs).then(() => false),
+    ]);
     if (done) return;
   }
   graceful?.catch(noop);
@@ -142,7 +153,12 @@ abstract class NodeRedisConnection implements RedisConnection {
   abstract state(): ConnectionState;
   abstract connect(): void;
   abstract get(key: string): Promise<string | null>;
-  abstract set(key: string, value: string, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<unknown>;
+  abstract set(
+    key: string,
+    value: string,
+    ttlMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown>;
   abstract unlink(key: string, signal: AbortSignal | undefined): Promise<unknown>;
   abstract masters(): Promise<MasterNode[]>;
   protected abstract shut(timeoutMs: number): Promise<void>;
@@ -209,7 +225,12 @@ export class NodeRedisClientConnection extends NodeRedisConnection {
     return this.#conn.sendCommand(['GET', key]) as Promise<string | null>;
   }
 
-  set(key: string, value: string, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+  set(
+    key: string,
+    value: string,
+    ttlMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     return this.#conn.sendCommand(setArgs(key, value, ttlMs), signal && { abortSignal: signal });
   }
 
@@ -237,7 +258,10 @@ export class NodeRedisClusterConnection extends NodeRedisConnection {
     const cluster = client as unknown as NodeCluster;
     // The node clients take the cluster's `defaults`: merge, or credentials and TLS would be lost.
     const defaults = (cluster.options ?? cluster._options)?.defaults;
-    const conn = cluster.duplicate({ ...SAFE_CLIENT_OPTIONS, defaults: { ...defaults, disableOfflineQueue: true } });
+    const conn = cluster.duplicate({
+      ...SAFE_CLIENT_OPTIONS,
+      defaults: { ...defaults, disableOfflineQueue: true },
+    });
     this.#conn = conn;
     this.listen(conn, 'error', (error) => this.fail(error));
     this.listen(conn, 'node-error', (error) => this.fail(error));
@@ -287,7 +311,12 @@ export class NodeRedisClusterConnection extends NodeRedisConnection {
     return this.#conn.sendCommand(key, true, ['GET', key]) as Promise<string | null>;
   }
 
-  set(key: string, value: string, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+  set(
+    key: string,
+    value: string,
+    ttlMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     return this.#conn.sendCommand(key, false, setArgs(key, value, ttlMs), signal && { abortSignal: signal });
   }
 

@@ -234,7 +234,11 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
    * commands (writes) get the signal that drops them unwritten once given up.
    * `nullAsUndefined` maps Redis' nil reply within the same promise (hot path).
    */
-  #run<T>(send: (signal: AbortSignal | undefined) => Promise<T>, abortable = false, nullAsUndefined = false): Promise<T> {
+  #run<T>(
+    send: (signal: AbortSignal | undefined) => Promise<T>,
+    abortable = false,
+    nullAsUndefined = false,
+  ): Promise<T> {
     const gate = this.#gate();
     if (gate instanceof RedisBackendError) return Promise.reject(gate);
     const bucket = this.#currentBucket();

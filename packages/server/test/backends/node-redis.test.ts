@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { createClient, RESP_TYPES } from 'redis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Cluster, Redis } from 'ioredis';
+import { createClient, createCluster, RESP_TYPES } from 'redis';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
+import { clientKind, type RedisClient } from '../../src/backends/redis-clients.js';
 import { createCache } from '../../src/cache/cache.js';
+import { InvalidOptionError } from '../../src/errors.js';
 import { closedPort } from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 
@@ -35,6 +37,38 @@ backendSuite('RedisBackend on a node-redis RESP3 client whose replies default to
 });
 
 describe('RedisBackend on node-redis', () => {
+  it('tells the client kinds apart by shape (an app may hold another copy of either library), typed', () => {
+    const ioredis = new Redis({ lazyConnect: true });
+    const ioCluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    const nodeRedis = createClient({ url: REDIS_URL });
+    const nodeCluster = createCluster({ rootNodes: [{ url: REDIS_URL }] });
+    expect([ioredis, ioCluster, nodeRedis, nodeCluster].map(clientKind)).toEqual([
+      'ioredis',
+      'ioredis-cluster',
+      'node-redis',
+      'node-redis-cluster',
+    ]);
+    // A lookalike from a copy of node-redis: only its shape, no class in common.
+    expect(clientKind({ isOpen: false, isReady: false, duplicate() {}, sendCommand() {} })).toBe(
+      'node-redis',
+    );
+    expect(
+      [{}, null, 'redis', { status: 'ready' }, { isOpen: true, sendCommand() {} }].map(clientKind),
+    ).toEqual(Array(5).fill(undefined));
+    expect(() => new RedisBackend({ isOpen: true } as unknown as RedisClient)).toThrow(InvalidOptionError);
+
+    expectTypeOf(ioredis).toExtend<RedisClient>();
+    expectTypeOf(ioCluster).toExtend<RedisClient>();
+    expectTypeOf(nodeRedis).toExtend<RedisClient>();
+    expectTypeOf(nodeCluster).toExtend<RedisClient>();
+    expectTypeOf<RedisBackend<typeof nodeRedis>['client']>().toEqualTypeOf(nodeRedis);
+    expectTypeOf<RedisBackend<Redis>['client']>().toEqualTypeOf<Redis>();
+    // @ts-expect-error a plain object is not a client
+    expect(() => new RedisBackend({ get: () => null })).toThrow(InvalidOptionError);
+    ioredis.disconnect();
+    ioCluster.disconnect();
+  });
+
   let shared: Redis;
   beforeAll(() => {
     shared = new Redis(REDIS_URL);

@@ -4,8 +4,9 @@
  * their libraries' defaults (offline queue on, re-sending on). Each subject has
  * a private redis-server of its own.
  */
-import { once } from 'node:events';
+
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -118,9 +119,10 @@ describe.each(subjects)('RedisBackend over $name when Redis dies or stalls', (su
         (error: unknown) => error,
       ),
     );
-    const appInFlight = subject.lateWrites === 'in flight'
-      ? Array.from({ length: 20 }, (_, i) => app.write!(`${prefix}:app-in-flight:${i}`).catch(() => {}))
-      : [];
+    const appInFlight =
+      subject.lateWrites === 'in flight'
+        ? Array.from({ length: 20 }, (_, i) => app.write!(`${prefix}:app-in-flight:${i}`).catch(() => {}))
+        : [];
     await flushWrites();
     const exited = once(server.process, 'exit');
     server.process.kill('SIGKILL'); // dies without ever reading them
@@ -201,17 +203,26 @@ describe.each(subjects)('RedisBackend over $name when Redis dies or stalls', (su
     const app = await subject.connect(server.url);
     const events: CacheErrorEvent[] = [];
     const backend = new RedisBackend(app.client, { commandTimeout: 0.2, cooldown: 0.3 });
-    const cache = createCache(backend, { prefix: `faults-${randomUUID().slice(0, 8)}`, onError: (e) => events.push(e) });
+    const cache = createCache(backend, {
+      prefix: `faults-${randomUUID().slice(0, 8)}`,
+      onError: (e) => events.push(e),
+    });
     await cache.set('frozen', 1);
     server.process.kill('SIGSTOP');
     try {
       expect(await cache.get('frozen')).toBeUndefined();
       expect(await cache.write('x', 1, 5)).toBeNull();
-      expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(['timeout', 'unavailable']);
+      expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual([
+        'timeout',
+        'unavailable',
+      ]);
     } finally {
       server.process.kill('SIGCONT');
     }
-    await vi.waitFor(async () => expect(await cache.get('frozen')).toBe(1), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(async () => expect(await cache.get('frozen')).toBe(1), {
+      timeout: 10_000,
+      interval: 50,
+    });
     await backend.close();
     await app.close();
   });

@@ -19,7 +19,6 @@ function recorder() {
   return { events, onError: (event: CacheErrorEvent) => events.push(event) };
 }
 
-
 backendSuite('RedisBackend from a URL', () => {
   const backend = new RedisBackend(REDIS_URL);
   return { backend, dispose: () => backend.close() };
@@ -152,7 +151,9 @@ describe('RedisBackend fails open', () => {
     ];
     expect(result).toEqual([undefined, null, undefined, undefined]);
     expect(events.map((event) => event.operation)).toEqual(['get', 'set', 'get', 'set']);
-    expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(Array(4).fill('unavailable'));
+    expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(
+      Array(4).fill('unavailable'),
+    );
     expect((events.at(-1)!.error as Error).message).toMatch(/ECONNREFUSED/);
     await expect(cache.clear()).rejects.toBeInstanceOf(RedisBackendError);
     await backend.close();
@@ -169,7 +170,9 @@ describe('RedisBackend fails open', () => {
       Array.from({ length: 100 }, (_, i) => (i % 2 ? cache.get(`k${i}`) : cache.write(`k${i}`, i, 10))),
     );
     expect(result.filter((value) => value !== undefined && value !== null)).toEqual([]);
-    expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(Array(100).fill('unavailable'));
+    expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(
+      Array(100).fill('unavailable'),
+    );
     expect((client as unknown as { offlineQueue: { length: number } }).offlineQueue.length).toBe(0);
     await backend.close();
     client.disconnect();

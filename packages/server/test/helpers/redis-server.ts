@@ -105,6 +105,8 @@ export async function closedPort(): Promise<number> {
 
 export interface RedisCluster {
   nodes: { host: string; port: number }[];
+  /** The node processes, in the order of the ports (to stall or kill one). */
+  servers: RedisServer[];
   stop(): Promise<void>;
 }
 
@@ -162,6 +164,7 @@ export async function startRedisCluster(ports: [number, number, number]): Promis
   }
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    servers,
     async stop() {
       await Promise.all(servers.map((server) => server.stop()));
     },

@@ -152,16 +152,33 @@ abstract class NodeRedisConnection implements RedisConnection {
 
   abstract state(): ConnectionState;
   abstract connect(): void;
-  abstract get(key: string): Promise<string | null>;
-  abstract set(
+  abstract masters(): Promise<MasterNode[]>;
+  protected abstract shut(timeoutMs: number): Promise<void>;
+  /** Sends one single-key command where `key` lives. */
+  protected abstract send(
+    key: string,
+    readonly: boolean,
+    args: string[],
+    options?: CommandOptions,
+  ): Promise<unknown>;
+
+  get(key: string): Promise<string | null> {
+    return this.send(key, true, ['GET', key]) as Promise<string | null>;
+  }
+
+  set(
     key: string,
     value: string,
     ttlMs: number | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<unknown>;
-  abstract unlink(key: string, signal: AbortSignal | undefined): Promise<unknown>;
-  abstract masters(): Promise<MasterNode[]>;
-  protected abstract shut(timeoutMs: number): Promise<void>;
+  ): Promise<unknown> {
+    const args = ttlMs === undefined ? ['SET', key, value] : ['SET', key, value, 'PX', String(ttlMs)];
+    return this.send(key, false, args, signal && { abortSignal: signal });
+  }
+
+  unlink(key: string, signal: AbortSignal | undefined): Promise<unknown> {
+    return this.send(key, false, ['UNLINK', key], signal && { abortSignal: signal });
+  }
 
   classify(error: unknown): FailureKind {
     if (!(error instanceof Error) || isReplyError(error) || error instanceof TypeError) return undefined;
@@ -177,10 +194,6 @@ abstract class NodeRedisConnection implements RedisConnection {
     for (const [target, event, listener] of this.#listeners) target.off(event, listener);
     await this.shut(timeoutMs);
   }
-}
-
-function setArgs(key: string, value: string, ttlMs: number | undefined): string[] {
-  return ttlMs === undefined ? ['SET', key, value] : ['SET', key, value, 'PX', String(ttlMs)];
 }
 
 export class NodeRedisClientConnection extends NodeRedisConnection {
@@ -221,21 +234,13 @@ export class NodeRedisClientConnection extends NodeRedisConnection {
     this.#conn.connect().catch(noop);
   }
 
-  get(key: string): Promise<string | null> {
-    return this.#conn.sendCommand(['GET', key]) as Promise<string | null>;
-  }
-
-  set(
-    key: string,
-    value: string,
-    ttlMs: number | undefined,
-    signal: AbortSignal | undefined,
+  protected send(
+    _key: string,
+    _readonly: boolean,
+    args: string[],
+    options?: CommandOptions,
   ): Promise<unknown> {
-    return this.#conn.sendCommand(setArgs(key, value, ttlMs), signal && { abortSignal: signal });
-  }
-
-  unlink(key: string, signal: AbortSignal | undefined): Promise<unknown> {
-    return this.#conn.sendCommand(['UNLINK', key], signal && { abortSignal: signal });
+    return this.#conn.sendCommand(args, options);
   }
 
   async masters(): Promise<MasterNode[]> {
@@ -307,21 +312,8 @@ export class NodeRedisClusterConnection extends NodeRedisConnection {
     );
   }
 
-  get(key: string): Promise<string | null> {
-    return this.#conn.sendCommand(key, true, ['GET', key]) as Promise<string | null>;
-  }
-
-  set(
-    key: string,
-    value: string,
-    ttlMs: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
-    return this.#conn.sendCommand(key, false, setArgs(key, value, ttlMs), signal && { abortSignal: signal });
-  }
-
-  unlink(key: string, signal: AbortSignal | undefined): Promise<unknown> {
-    return this.#conn.sendCommand(key, false, ['UNLINK', key], signal && { abortSignal: signal });
+  protected send(key: string, readonly: boolean, args: string[], options?: CommandOptions): Promise<unknown> {
+    return this.#conn.sendCommand(key, readonly, args, options);
   }
 
   async masters(): Promise<MasterNode[]> {

@@ -6,13 +6,12 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
 import type { RedisClient } from '../../src/backends/redis-clients.js';
-import { type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
+import { killNow, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
 
 interface Subject {
   name: string;
@@ -87,9 +86,7 @@ describe.each(subjects)('RedisBackend over $name when a master dies', (subject) 
       ),
     );
     await new Promise((resolve) => setImmediate(resolve)); // written to the frozen master's socket
-    const exited = once(victim.process, 'exit');
-    victim.process.kill('SIGKILL');
-    await exited;
+    await killNow(victim);
 
     expect(await Promise.all(inFlight)).toEqual(Array(100).fill('disconnected'));
     await backend.set(`${prefix}:${alive}:after`, 'still here', 60);

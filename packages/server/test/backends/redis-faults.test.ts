@@ -6,14 +6,13 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
 import type { RedisClient } from '../../src/backends/redis-clients.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
-import { type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
+import { killNow, type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
 
 /** What the app does with its own client while the backend shares it. */
 interface AppClient {
@@ -124,9 +123,7 @@ describe.each(subjects)('RedisBackend over $name when Redis dies or stalls', (su
         ? Array.from({ length: 20 }, (_, i) => app.write!(`${prefix}:app-in-flight:${i}`).catch(() => {}))
         : [];
     await flushWrites();
-    const exited = once(server.process, 'exit');
-    server.process.kill('SIGKILL'); // dies without ever reading them
-    await exited;
+    await killNow(server); // dies without ever reading them
 
     expect(count(reasons(await Promise.all(inFlight)), 'disconnected')).toBe(200);
     // While Redis is down: refused at once, nothing queued.
@@ -180,9 +177,7 @@ describe.each(subjects)('RedisBackend over $name when Redis dies or stalls', (su
     server.process.kill('SIGSTOP');
     const reads = Array.from({ length: 50 }, () => backend.get(key).catch((error: unknown) => error));
     await flushWrites();
-    const exited = once(server.process, 'exit');
-    server.process.kill('SIGKILL');
-    await exited;
+    await killNow(server); // dies without ever reading them
     expect(count(reasons(await Promise.all(reads)), 'disconnected')).toBe(50);
     await expect(backend.get(key)).rejects.toMatchObject({ reason: 'unavailable' });
 

@@ -4,6 +4,7 @@
  * ports (see the callers) and stops what it started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -92,6 +93,16 @@ export async function startRedisServer(port: number, extraArgs: string[] = []): 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * SIGKILLs the process as it is (a frozen one included: it dies without reading
+ * what waits in its sockets) and resolves once it has exited.
+ */
+export async function killNow(server: Pick<RedisServer, 'process'>): Promise<void> {
+  const exited = once(server.process, 'exit');
+  server.process.kill('SIGKILL');
+  await exited;
 }
 
 /** A loopback port nothing listens on (bound, then released). */

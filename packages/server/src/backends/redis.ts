@@ -96,7 +96,9 @@ interface Bucket {
  * untouched; the backend's connection ends with `close()`, or when your client
  * ends. One limit no client can lift: a command already written to a Redis
  * that is alive but stalled (reason `'timeout'`) may still be applied when that
- * Redis resumes.
+ * Redis resumes. (On an ioredis Cluster, likewise the first command queued for a
+ * node connection still opening when `commandTimeout` passes: ioredis cannot
+ * withdraw it.)
  *
  * Clearing a prefix or namespace walks the keys with `SCAN … MATCH` and removes
  * them with `UNLINK` (on every master of a cluster), never with `KEYS`; glob

@@ -6,7 +6,7 @@ import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
 import { clientKind, type RedisClient } from '../../src/backends/redis-clients.js';
 import { createCache } from '../../src/cache/cache.js';
 import { InvalidOptionError } from '../../src/errors.js';
-import { closedPort } from '../helpers/redis-server.js';
+import { closedPort, patient } from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -15,7 +15,7 @@ const unique = (label: string) => `node-redis-test-${label}-${randomUUID().slice
 backendSuite('RedisBackend on your node-redis client', async () => {
   const client = createClient({ url: REDIS_URL });
   await client.connect();
-  const backend = new RedisBackend(client);
+  const backend = new RedisBackend(client, patient);
   return {
     backend,
     dispose: async () => {
@@ -32,7 +32,7 @@ backendSuite('RedisBackend on a node-redis RESP3 client whose replies default to
     RESP: 3,
     commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
   });
-  const backend = new RedisBackend(client);
+  const backend = new RedisBackend(client, patient);
   return { backend, dispose: () => backend.close() };
 });
 
@@ -79,7 +79,7 @@ describe('RedisBackend on node-redis', () => {
 
   it('writes what any client reads: the same key, value and PX expiry as over ioredis', async () => {
     const client = createClient({ url: REDIS_URL });
-    const backend = new RedisBackend(client);
+    const backend = new RedisBackend(client, patient);
     const prefix = unique('ttl');
     const cache = createCache(backend, { prefix });
     await cache.set('k', { at: new Date(0) }, { expire: 5 });
@@ -87,7 +87,7 @@ describe('RedisBackend on node-redis', () => {
     expect(ttl).toBeGreaterThan(4_000);
     expect(ttl).toBeLessThanOrEqual(5_000);
     // Written through node-redis, read back through ioredis' backend: one codec.
-    const other = new RedisBackend(REDIS_URL);
+    const other = new RedisBackend(REDIS_URL, patient);
     expect(await createCache(other, { prefix }).get('k')).toStrictEqual({ at: new Date(0) });
     await cache.clear();
     await Promise.all([backend.close(), other.close()]);
@@ -96,13 +96,13 @@ describe('RedisBackend on node-redis', () => {
   it('close() ends its own connection and leaves yours open; yours closing closes the backend', async () => {
     const client = createClient({ url: REDIS_URL });
     await client.connect();
-    const first = new RedisBackend(client);
+    const first = new RedisBackend(client, patient);
     await first.set(unique('k'), 'v', 5);
     await first.close();
     expect(client.isReady).toBe(true);
     await expect(first.get('x')).rejects.toMatchObject({ reason: 'closed' });
 
-    const second = new RedisBackend(client);
+    const second = new RedisBackend(client, patient);
     expect(await second.get(unique('absent'))).toBeUndefined();
     client.destroy();
     await vi.waitFor(() => expect(second.get('x')).rejects.toMatchObject({ reason: 'closed' }));

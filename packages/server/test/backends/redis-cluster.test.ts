@@ -4,7 +4,7 @@ import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis.js';
 import { createCache } from '../../src/cache/cache.js';
-import { type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
+import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 
 // Ports reserved for this file.
@@ -25,7 +25,7 @@ const connectNodeRedis = () =>
 
 backendSuite('RedisBackend on an ioredis Cluster', () => {
   const client = connect();
-  const backend = new RedisBackend(client);
+  const backend = new RedisBackend(client, patient);
   return {
     backend,
     dispose: async () => {
@@ -38,7 +38,7 @@ backendSuite('RedisBackend on an ioredis Cluster', () => {
 backendSuite('RedisBackend on a node-redis cluster', async () => {
   const client = connectNodeRedis();
   await client.connect();
-  const backend = new RedisBackend(client);
+  const backend = new RedisBackend(client, patient);
   return {
     backend,
     dispose: async () => {
@@ -62,7 +62,7 @@ async function spreadAndClear(backend: RedisBackend, perMaster: () => Promise<nu
 describe('RedisBackend on a Redis Cluster', () => {
   it('ioredis: spreads keys over every master and clears them from all of them', async () => {
     const client = connect();
-    const backend = new RedisBackend(client);
+    const backend = new RedisBackend(client, patient);
     await spreadAndClear(backend, () => Promise.all(client.nodes('master').map((node) => node.dbsize())));
     await backend.close();
     await client.quit();
@@ -71,7 +71,7 @@ describe('RedisBackend on a Redis Cluster', () => {
   it('node-redis: spreads keys over every master and clears them from all of them', async () => {
     const client = connectNodeRedis();
     await client.connect();
-    const backend = new RedisBackend(client);
+    const backend = new RedisBackend(client, patient);
     await spreadAndClear(backend, () =>
       Promise.all(client.masters.map(async (node) => (await client.nodeClient(node)).dbSize())),
     );
@@ -83,8 +83,8 @@ describe('RedisBackend on a Redis Cluster', () => {
     const tenant = `tenant[${randomUUID().slice(0, 4)}]*?:`;
     const client = connect({ keyPrefix: tenant });
     const neighbour = connect({ keyPrefix: tenant.replace('[', 'X') });
-    const backend = new RedisBackend(client);
-    const other = new RedisBackend(neighbour);
+    const backend = new RedisBackend(client, patient);
+    const other = new RedisBackend(neighbour, patient);
     const cache = createCache(backend, { prefix: 'app' });
     const beside = createCache(other, { prefix: 'app' });
     await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`n:${i}`, i)));

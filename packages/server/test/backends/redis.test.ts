@@ -5,7 +5,13 @@ import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
 import { CodecError } from '../../src/cache/codec.js';
 import { InvalidOptionError } from '../../src/errors.js';
-import { closedPort, type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
+import {
+  closedPort,
+  patient,
+  type RedisServer,
+  startRedisServer,
+  testPort,
+} from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -20,13 +26,13 @@ function recorder() {
 }
 
 backendSuite('RedisBackend from a URL', () => {
-  const backend = new RedisBackend(REDIS_URL);
+  const backend = new RedisBackend(REDIS_URL, patient);
   return { backend, dispose: () => backend.close() };
 });
 
 backendSuite('RedisBackend on your ioredis client', () => {
   const client = new Redis(REDIS_URL);
-  const backend = new RedisBackend(client);
+  const backend = new RedisBackend(client, patient);
   return {
     backend,
     dispose: async () => {
@@ -46,7 +52,7 @@ describe('RedisBackend', () => {
   });
 
   it('lets Redis expire entries (SET … PX)', async () => {
-    const backend = new RedisBackend(REDIS_URL);
+    const backend = new RedisBackend(REDIS_URL, patient);
     const prefix = unique('ttl');
     const cache = createCache(backend, { prefix });
     await cache.set('k', 1, { expire: 5 });
@@ -60,7 +66,7 @@ describe('RedisBackend', () => {
   });
 
   it('reads a corrupt entry as a miss and reports it', async () => {
-    const backend = new RedisBackend(REDIS_URL);
+    const backend = new RedisBackend(REDIS_URL, patient);
     const { events, onError } = recorder();
     const prefix = unique('corrupt');
     const cache = createCache(backend, { prefix, onError });
@@ -74,7 +80,7 @@ describe('RedisBackend', () => {
   it("clears through a client's ioredis keyPrefix without touching other keys", async () => {
     const keyPrefix = `${unique('kp')}:`;
     const client = new Redis(REDIS_URL, { keyPrefix });
-    const backend = new RedisBackend(client, { scanCount: 10 });
+    const backend = new RedisBackend(client, { ...patient, scanCount: 10 });
     const cache = createCache(backend, { prefix: 'app' });
     await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`n:${i}`, i, { expire: 10 })));
     await cache.set('other', 1, { expire: 10 });
@@ -91,8 +97,8 @@ describe('RedisBackend', () => {
     const client = new Redis(REDIS_URL, { keyPrefix: tenant });
     // `tenant[1]` as a glob would match this neighbour's keys, and not its own.
     const neighbour = new Redis(REDIS_URL, { keyPrefix: tenant.replace('[1]', '1') });
-    const backend = new RedisBackend(client, { scanCount: 10 });
-    const other = new RedisBackend(neighbour);
+    const backend = new RedisBackend(client, { ...patient, scanCount: 10 });
+    const other = new RedisBackend(neighbour, patient);
     const cache = createCache(backend, { prefix: 'app' });
     const beside = createCache(other, { prefix: 'app' });
     await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`n:${i}`, i, { expire: 10 })));
@@ -107,7 +113,7 @@ describe('RedisBackend', () => {
   });
 
   it('close() quits the client it made from the URL, not the one it was given', async () => {
-    const owned = new RedisBackend(REDIS_URL);
+    const owned = new RedisBackend(REDIS_URL, patient);
     const cache = createCache(owned, { onError: () => {} });
     await cache.set(unique('c'), 1, { expire: 1 });
     await owned.close();
@@ -115,7 +121,7 @@ describe('RedisBackend', () => {
     expect(await cache.get('k')).toBeUndefined(); // a closed backend reads as a miss
 
     const client = new Redis(REDIS_URL);
-    const given = new RedisBackend(client);
+    const given = new RedisBackend(client, patient);
     await given.get('x');
     await given.close();
     expect(client.status).toBe('ready');
@@ -196,14 +202,14 @@ describe('RedisBackend fails open', () => {
   it('your client already quit when handed over: the backend reports it closed', async () => {
     const client = new Redis(REDIS_URL);
     await client.quit();
-    const backend = new RedisBackend(client);
+    const backend = new RedisBackend(client, patient);
     await expect(backend.get('k')).rejects.toMatchObject({ reason: 'closed' });
     await backend.close();
   });
 
   it('your client quitting later (at shutdown) ends the connection the backend made from it', async () => {
     const client = new Redis(REDIS_URL);
-    const backend = new RedisBackend(client);
+    const backend = new RedisBackend(client, patient);
     expect(await backend.get(unique('absent'))).toBeUndefined();
     await client.quit();
     await vi.waitFor(() => expect(backend.get('k')).rejects.toMatchObject({ reason: 'closed' }));

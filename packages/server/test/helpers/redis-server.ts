@@ -38,6 +38,13 @@ export function testPort(port: number): number {
   return port + (Number.isSafeInteger(offset) ? offset : 0);
 }
 
+/**
+ * Backend options for tests that are not about timeouts: a command deadline no
+ * busy machine misses (the suite runs test files in parallel on two cores), so a
+ * slow moment never turns into a timeout, a cooldown and a string of misses.
+ */
+export const patient = { commandTimeout: 10 } as const;
+
 export interface RedisServer {
   port: number;
   url: string;

@@ -94,7 +94,8 @@ interface Bucket {
  * Cluster `retryDelayOnFailover: 0`, `retryDelayOnClusterDown: 0`; node-redis:
  * `disableOfflineQueue: true`). Your client and its settings stay yours and
  * untouched; the backend's connection ends with `close()`, or when your client
- * ends. One limit no client can lift: a command already written to a Redis
+ * ends. Everything else carries over, `enableAutoPipelining` included: under
+ * concurrent load, it is worth setting on an ioredis client you pass in. One limit no client can lift: a command already written to a Redis
  * that is alive but stalled (reason `'timeout'`) may still be applied when that
  * Redis resumes. (On an ioredis Cluster, likewise the first command queued for a
  * node connection still opening when `commandTimeout` passes: ioredis cannot

@@ -203,14 +203,14 @@ async function redisHit(): Promise<void> {
     op: '>=',
     value: 0.8,
   });
-  line('redis hit c=64: Cache.read over node-redis / raw node-redis GET', ops.nodeCache, ops.nodeRawGet, {
-    op: '>=',
-    value: 0.8,
-  });
+  // node-redis answers a raw GET in a few microseconds, as long as decoding the 1 KB
+  // entry takes: the comparable baseline is a GET that decodes it too.
+  line('redis hit c=64: Cache.read over node-redis / raw node-redis GET', ops.nodeCache, ops.nodeRawGet);
   line(
     'redis hit c=64: Cache.read over node-redis / raw node-redis GET + JSON.parse',
     ops.nodeCache,
     ops.nodeRawGetParse,
+    { op: '>=', value: 0.8 },
   );
   await cache.clear();
   await raw.del(`${prefix}:raw`);

@@ -1,6 +1,8 @@
 /**
- * `@trpc-memory/server/redis`: the Redis backend. The only entry that imports
- * ioredis (an optional peer dependency: `npm install ioredis`).
+ * `@trpc-memory/server/redis`: the Redis backend, over ioredis or node-redis v5
+ * (both optional peer dependencies: install the one you use, `npm install ioredis`
+ * or `npm install redis`). Neither is imported until used: a client you pass in
+ * is driven through its own methods, and only a `redis://` URL loads ioredis.
  *
  * @example
  * ```ts
@@ -13,6 +15,8 @@
  * @packageDocumentation
  */
 export {
+  type IoredisClient,
+  type NodeRedisClient,
   RedisBackend,
   RedisBackendError,
   type RedisBackendOptions,

@@ -7,13 +7,13 @@ import { z } from 'zod';
 import { RedisBackend } from '../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../src/cache/cache.js';
 import { memorize } from '../src/middleware/memorize.js';
-import { closedPort } from './helpers/redis-server.js';
+import { closedPort, patient } from './helpers/redis-server.js';
 import { type Ctx, counter, memorizeSuite, serveRouter } from './memorize-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 memorizeSuite('RedisBackend', () => {
-  const backend = new RedisBackend(REDIS_URL);
+  const backend = new RedisBackend(REDIS_URL, patient);
   return { backend, dispose: () => backend.close() };
 });
 
@@ -27,7 +27,7 @@ describe('memorize on Redis', () => {
   });
 
   it('stores entries in Redis under prefix:namespace:key with a PX expiry', async () => {
-    const backend = new RedisBackend(REDIS_URL);
+    const backend = new RedisBackend(REDIS_URL, patient);
     const prefix = `memorize-test-${randomUUID().slice(0, 8)}`;
     const cache = createCache(backend, { prefix });
     const t = initTRPC.context<Ctx>().create();
@@ -51,7 +51,7 @@ describe('memorize on Redis', () => {
 
   it('answers through the resolver within 2 s when Redis is down, and reports it', async () => {
     const port = await closedPort();
-    const backend = new RedisBackend(`redis://127.0.0.1:${port}`);
+    const backend = new RedisBackend(`redis://127.0.0.1:${port}`, patient);
     const events: CacheErrorEvent[] = [];
     const cache = createCache(backend, { prefix: 'down', onError: (event) => events.push(event) });
     const t = initTRPC.context<Ctx>().create();
@@ -85,7 +85,7 @@ describe('memorize on Redis', () => {
 
   it('still hands each concurrent call its own copy when Redis is down', async () => {
     const port = await closedPort();
-    const backend = new RedisBackend(`redis://127.0.0.1:${port}`);
+    const backend = new RedisBackend(`redis://127.0.0.1:${port}`, patient);
     const cache = createCache(backend, { prefix: 'down', onError: () => {} });
     const t = initTRPC.context<Ctx>().create();
     const load = counter(() => ({ items: [1, 2] }), 50);

@@ -1,21 +1,20 @@
-import type { EventEmitter } from 'node:events';
-import { type Cluster, Redis } from 'ioredis';
+import { setMaxListeners } from 'node:events';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { clientKind, type IoredisClient, type NodeRedisClient, type RedisClient } from './redis-clients.js';
+import {
+  type ConnectionEvents,
+  escapeGlob,
+  type MasterNode,
+  noop,
+  type RedisConnection,
+} from './redis-connection.js';
+import { IoredisConnection } from './redis-ioredis.js';
+import { NodeRedisClientConnection, NodeRedisClusterConnection } from './redis-node-redis.js';
 import type { RedisBackendOptions } from './redis-options.js';
 import type { CacheBackend } from './types.js';
 
+export type { IoredisClient, NodeRedisClient, RedisClient } from './redis-clients.js';
 export type { RedisBackendOptions } from './redis-options.js';
-
-/**
- * An ioredis client the backend can use: a single node or a cluster, in either reply mapping.
- *
- * @example
- * ```ts
- * const client: RedisClient = new Cluster([{ host: '127.0.0.1', port: 7000 }]);
- * const backend = new RedisBackend(client);
- * ```
- */
-export type RedisClient = Redis | Redis<'resp3'> | Cluster | Cluster<'resp3'>;
 
 /**
  * Why a Redis command was not attempted or did not finish. Reported through the
@@ -36,9 +35,11 @@ export class RedisBackendError extends TrpcMemoryError {
     /**
      * `'timeout'`: no reply within `commandTimeout`; `'unavailable'`: the client
      * is not connected (or cooling down after a timeout), nothing was sent;
+     * `'disconnected'`: the connection dropped while the command was in flight
+     * (it may or may not have been applied; it is never sent again);
      * `'closed'`: the backend or its client was closed.
      */
-    readonly reason: 'timeout' | 'unavailable' | 'closed',
+    readonly reason: 'timeout' | 'unavailable' | 'disconnected' | 'closed',
     message: string,
     options?: ErrorOptions,
   ) {
@@ -47,6 +48,7 @@ export class RedisBackendError extends TrpcMemoryError {
 }
 
 const WHERE = 'new RedisBackend()';
+const CLIENTS = 'an ioredis Redis or Cluster, a node-redis v5 client or cluster, or a redis:// URL';
 
 function seconds(option: string, value: unknown, fallback: number, allowZero: boolean): number {
   if (value === undefined) return fallback;
@@ -61,76 +63,78 @@ function seconds(option: string, value: unknown, fallback: number, allowZero: bo
   return value;
 }
 
-/** SCAN MATCH is a glob: a prefix must match itself literally, whatever it contains. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
+/** Commands started within one slice of time share a deadline timer (see `#currentBucket`). */
+interface Bucket {
+  readonly rejects: Set<(error: unknown) => void>;
+  /** Fired when the bucket's commands are given up: node-redis then drops those not yet written. */
+  controller: AbortController | undefined;
+  expired: boolean;
 }
-
-function keyPrefixOf(client: { options: { keyPrefix?: unknown } }): string {
-  const { keyPrefix } = client.options;
-  return typeof keyPrefix === 'string' ? keyPrefix : '';
-}
-
-function isCluster(client: RedisClient): client is Cluster {
-  // Duck-typed rather than `instanceof`: an app may hold a different copy of ioredis.
-  return (client as { isCluster?: unknown }).isCluster === true;
-}
-
-const noop = (): void => {};
 
 /**
- * The Redis backend (ioredis), for caches shared by several processes. Entries
- * expire in Redis itself (`SET … PX`). It never lets Redis make a request fail or
- * hang: while Redis is down the backend answers at once without queueing
- * anything, a command without reply within `commandTimeout` (0.5 s) is given up,
- * and the cache turns both into misses reported through `onError`.
+ * The Redis backend, for caches shared by several processes. Entries expire in
+ * Redis itself (`SET … PX`). It never lets Redis make a request fail or hang:
+ * while Redis is down the backend answers at once without queueing anything, a
+ * command without reply within `commandTimeout` (0.5 s) is given up, and the
+ * cache turns both into misses reported through `onError`.
  *
- * Give it an ioredis `Redis`, an ioredis `Cluster`, or a `redis://` / `rediss://`
- * URL. A client you pass in stays yours: `close()` does not quit it, and its own
- * offline queue and retry settings are never exercised by the cache (commands are
- * only sent while it is connected). From a URL the backend makes and owns a client
- * with the offline queue off, no resending after a reconnect, auto-pipelining on, and
- * reconnection backoff capped at 2 s; for your own client under concurrent load,
- * `enableAutoPipelining: true` is worth setting too.
+ * Give it an ioredis `Redis` or `Cluster`, a node-redis v5 client
+ * (`createClient()`) or cluster (`createCluster()`), or a `redis://` /
+ * `rediss://` URL (the backend then makes an ioredis client).
+ *
+ * **No late writes.** A write the backend reported failed never lands
+ * afterwards, and a command in flight when the connection drops fails at once
+ * (reason `'disconnected'`) instead of waiting for `commandTimeout`. Client
+ * libraries re-send such commands after reconnecting on their defaults, and
+ * those settings belong to a connection, not to a command: so the backend sends
+ * its commands over **a connection of its own**, made with your client's
+ * `duplicate()` (same host, credentials, TLS, database, `keyPrefix`) with the
+ * offline queue off and no re-sending (ioredis: `enableOfflineQueue: false`,
+ * `autoResendUnfulfilledCommands: false`, `maxRetriesPerRequest: 0`, and on a
+ * Cluster `retryDelayOnFailover: 0`, `retryDelayOnClusterDown: 0`; node-redis:
+ * `disableOfflineQueue: true`). Your client and its settings stay yours and
+ * untouched; the backend's connection ends with `close()`, or when your client
+ * ends. Everything else carries over, `enableAutoPipelining` included: under
+ * concurrent load, it is worth setting on an ioredis client you pass in. One limit no client can lift: a command already written to a Redis
+ * that is alive but stalled (reason `'timeout'`) may still be applied when that
+ * Redis resumes. (On an ioredis Cluster, likewise the first command queued for a
+ * node connection still opening when `commandTimeout` passes: ioredis cannot
+ * withdraw it.)
  *
  * Clearing a prefix or namespace walks the keys with `SCAN … MATCH` and removes
- * them with `UNLINK` (on every master of a cluster), never with `KEYS`. Versioned
- * namespaces were measured as the alternative (see the cache-backends bench): they
- * make `clear()` O(1) but put a second lookup on every hit, and hits outnumber
- * clears by orders of magnitude.
+ * them with `UNLINK` (on every master of a cluster), never with `KEYS`; glob
+ * characters in the prefix and in the client's own `keyPrefix` match literally.
+ * Versioned namespaces were measured as the alternative (see the cache-backends
+ * bench): they make `clear()` O(1) but put a second lookup on every hit, and
+ * hits outnumber clears by orders of magnitude.
  *
  * @example
  * ```ts
  * import { RedisBackend } from '@trpc-memory/server/redis';
  *
  * CacheManager.init(new RedisBackend('redis://127.0.0.1:6379'), { prefix: 'app', expire: 60 });
- * // or with your own client (a Redis or a Cluster):
- * const backend = new RedisBackend(new Redis(process.env.REDIS_URL!), { commandTimeout: 0.25 });
+ * // or with your own client (ioredis Redis or Cluster, node-redis client or cluster):
+ * const backend = new RedisBackend(createClient({ url: process.env.REDIS_URL }), { commandTimeout: 0.25 });
  * ```
  */
-export class RedisBackend implements CacheBackend {
+export class RedisBackend<TClient extends RedisClient = RedisClient> implements CacheBackend {
   readonly name = 'redis';
-  /** The ioredis client in use (yours, or the one made from the URL). */
-  readonly client: RedisClient;
-  readonly #owned: boolean;
-  readonly #cluster: boolean;
+  /** The client you passed in, or the ioredis client made from the URL. */
+  readonly client: TClient;
+  readonly #conn: RedisConnection & { lastError(): unknown };
   readonly #timeoutMs: number;
   readonly #cooldownMs: number;
   readonly #scanCount: number;
-  readonly #listeners: [event: string, listener: (arg?: unknown) => void][];
+  readonly #sliceMs: number;
   /** Set after a timeout: until then commands fail at once. 0 = not cooling down. */
   #coolUntil = 0;
-  /** The client disconnected (or never connected) since it was last ready. */
-  #down: boolean;
-  #lastError: unknown;
   #closed = false;
-  readonly #sliceMs: number;
-  #bucket: Set<(error: unknown) => void> | undefined;
+  #bucket: Bucket | undefined;
   #bucketEnds = 0;
   /** Shared by every command waiting for the first connection. */
   #ready: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | undefined;
 
-  constructor(client: RedisClient | string, options: RedisBackendOptions = {}) {
+  constructor(client: TClient | string, options: RedisBackendOptions = {}) {
     this.#timeoutMs = seconds('commandTimeout', options.commandTimeout, 0.5, false) * 1000;
     this.#cooldownMs = seconds('cooldown', options.cooldown, 1, true) * 1000;
     this.#sliceMs = Math.max(1, Math.round(this.#timeoutMs / 10));
@@ -140,80 +144,56 @@ export class RedisBackend implements CacheBackend {
     }
     this.#scanCount = scanCount;
 
+    const events: ConnectionEvents = {
+      ready: () => {
+        this.#ready?.resolve();
+        this.#ready = undefined;
+      },
+      down: () => this.#settleReady(this.#unavailable()),
+      ended: () => this.#settleReady(this.#ended()),
+    };
     if (typeof client === 'string') {
-      if (!/^rediss?:\/\//.test(client)) {
-        throw new InvalidOptionError(
-          WHERE,
-          'client',
-          client,
-          'an ioredis Redis or Cluster, or a redis:// URL',
-        );
-      }
-      this.client = new Redis(client, {
-        // The backend only sends while connected, so a queue would only hold
-        // commands nobody waits for any more.
-        enableOfflineQueue: false,
-        // Concurrent requests' GETs leave in one write: twice the hit throughput
-        // at concurrency 64 (cache-backends bench), no cost when idle.
-        enableAutoPipelining: true,
-        // Fail open, never late: a command cut off by a disconnect is not resent
-        // after reconnecting (a resent SET could land after a clear()).
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-        connectTimeout: Math.max(1000, this.#timeoutMs * 4),
-        retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
-      });
-      this.#owned = true;
-    } else if (
-      typeof client === 'object' &&
-      client !== null &&
-      typeof (client as { get?: unknown }).get === 'function' &&
-      typeof (client as { status?: unknown }).status === 'string'
-    ) {
-      this.client = client;
-      this.#owned = false;
-    } else {
-      throw new InvalidOptionError(WHERE, 'client', client, 'an ioredis Redis or Cluster, or a redis:// URL');
+      if (!/^rediss?:\/\//.test(client)) throw new InvalidOptionError(WHERE, 'client', client, CLIENTS);
+      const conn = IoredisConnection.fromUrl(client, this.#timeoutMs, events);
+      this.#conn = conn;
+      this.client = conn.client as TClient;
+      return;
     }
-    this.#cluster = isCluster(this.client);
-
-    this.#listeners = [
-      [
-        'ready',
-        () => {
-          this.#down = false;
-          this.#lastError = undefined;
-          this.#ready?.resolve();
-          this.#ready = undefined;
-        },
-      ],
-      ['close', () => this.#markDown()],
-      ['end', () => this.#markDown()],
-    ];
-    // Only a client we own gets an 'error' listener: on yours it would silence
-    // ioredis' own "Unhandled error event" logging, which is yours to decide.
-    if (this.#owned) this.#listeners.push(['error', (error) => (this.#lastError = error)]);
-    for (const [event, listener] of this.#listeners) (this.client as EventEmitter).on(event, listener);
-    // A client you pass in may have lost its connection already: no 'close' will tell us,
-    // and waiting for 'ready' would hold each command until commandTimeout.
-    const { status } = this.client;
-    this.#down = status === 'close' || status === 'reconnecting' || status === 'disconnecting';
-  }
-
-  #markDown(): void {
-    this.#down = true;
-    if (this.#ready !== undefined) {
-      this.#ready.reject(this.#unavailable());
-      this.#ready = undefined;
+    this.client = client;
+    switch (clientKind(client)) {
+      case 'ioredis':
+      case 'ioredis-cluster':
+        this.#conn = IoredisConnection.forClient(client as IoredisClient, events);
+        break;
+      case 'node-redis':
+        this.#conn = new NodeRedisClientConnection(client as NodeRedisClient, events);
+        break;
+      case 'node-redis-cluster':
+        this.#conn = new NodeRedisClusterConnection(client as NodeRedisClient, events);
+        break;
+      default:
+        throw new InvalidOptionError(WHERE, 'client', client, CLIENTS);
     }
   }
 
-  #unavailable(): RedisBackendError {
-    const last = this.#lastError instanceof Error ? `: ${this.#lastError.message}` : '';
+  #settleReady(error: RedisBackendError): void {
+    this.#ready?.reject(error);
+    this.#ready = undefined;
+  }
+
+  #unavailable(cause: unknown = this.#conn.lastError()): RedisBackendError {
+    const last = cause instanceof Error ? `: ${cause.message}` : '';
     return new RedisBackendError(
       'unavailable',
-      `Redis is not connected (client status "${this.client.status}")${last}; nothing was sent`,
-      this.#lastError === undefined ? undefined : { cause: this.#lastError },
+      `Redis is not connected${last}; nothing was sent`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+
+  #ended(): RedisBackendError {
+    return new RedisBackendError(
+      'closed',
+      "the Redis client was closed, or its retry strategy gave up reconnecting; the backend's connection is gone",
     );
   }
 
@@ -234,10 +214,10 @@ export class RedisBackend implements CacheBackend {
       }
       this.#coolUntil = 0;
     }
-    const status = this.client.status;
-    if (status === 'ready') return undefined;
-    if (status === 'end') return new RedisBackendError('closed', 'the ioredis client was closed');
-    if (this.#down) return this.#unavailable();
+    const state = this.#conn.state();
+    if (state === 'ready') return undefined;
+    if (state === 'ended') return this.#ended();
+    if (state === 'down') return this.#unavailable();
     if (this.#ready === undefined) {
       let resolve!: () => void;
       let reject!: (error: unknown) => void;
@@ -247,37 +227,72 @@ export class RedisBackend implements CacheBackend {
       });
       promise.catch(noop);
       this.#ready = { promise, resolve, reject };
-      if (status === 'wait') (this.client.connect() as Promise<void>).catch(noop);
+      this.#conn.connect();
     }
     return this.#ready.promise;
   }
 
   /**
-   * Runs `send` when the gate allows, giving up after `commandTimeout`.
+   * Sends through the gate, giving up after `commandTimeout`. `abortable`
+   * commands (writes) get the signal that drops them unwritten once given up.
    * `nullAsUndefined` maps Redis' nil reply within the same promise (hot path).
    */
-  #run<T>(send: () => Promise<T>, nullAsUndefined = false): Promise<T> {
+  #run<T>(
+    send: (signal: AbortSignal | undefined) => Promise<T>,
+    abortable = false,
+    nullAsUndefined = false,
+  ): Promise<T> {
     const gate = this.#gate();
-    if (gate === undefined) return this.#deadline(send(), nullAsUndefined);
     if (gate instanceof RedisBackendError) return Promise.reject(gate);
-    return this.#deadline(gate.then(send), nullAsUndefined);
+    const bucket = this.#currentBucket();
+    const signal = abortable && this.#conn.abortable ? this.#signalOf(bucket) : undefined;
+    if (gate === undefined) return this.#deadline(bucket, send(signal), nullAsUndefined);
+    const sent = gate.then(() => {
+      // Connected only after the deadline: the command was reported failed, it must not go out now.
+      if (bucket.expired) throw this.#timeout();
+      return send(signal);
+    });
+    return this.#deadline(bucket, sent, nullAsUndefined);
   }
 
-  #deadline<T>(pending: Promise<T>, nullAsUndefined = false): Promise<T> {
+  #deadline<T>(bucket: Bucket, pending: Promise<T>, nullAsUndefined = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const bucket = this.#currentBucket();
-      bucket.add(reject);
+      bucket.rejects.add(reject);
       pending.then(
         (value) => {
-          bucket.delete(reject);
+          bucket.rejects.delete(reject);
           resolve(nullAsUndefined && value === null ? (undefined as T) : value);
         },
         (error: unknown) => {
-          bucket.delete(reject);
-          reject(error);
+          bucket.rejects.delete(reject);
+          reject(this.#failure(error));
         },
       );
     });
+  }
+
+  /** A client's error in the backend's terms: what it means for the command. */
+  #failure(error: unknown): unknown {
+    if (error instanceof RedisBackendError) return error;
+    switch (this.#conn.classify(error)) {
+      case 'unavailable':
+        return this.#unavailable(error);
+      case 'disconnected':
+        return new RedisBackendError(
+          'disconnected',
+          `the connection to Redis dropped with the command in flight (${(error as Error).message}); it may or may not have been applied and is never sent again`,
+          { cause: error },
+        );
+      default:
+        return error;
+    }
+  }
+
+  #timeout(): RedisBackendError {
+    return new RedisBackendError(
+      'timeout',
+      `Redis did not answer within ${this.#timeoutMs / 1000} s (commandTimeout)`,
+    );
   }
 
   /**
@@ -286,10 +301,10 @@ export class RedisBackend implements CacheBackend {
    * the rest of the wrapper on the hit path. A command is thus given up between
    * `commandTimeout` and 1.1 × `commandTimeout` after it started.
    */
-  #currentBucket(): Set<(error: unknown) => void> {
+  #currentBucket(): Bucket {
     const now = Date.now();
     if (this.#bucket === undefined || now >= this.#bucketEnds) {
-      const bucket = new Set<(error: unknown) => void>();
+      const bucket: Bucket = { rejects: new Set(), controller: undefined, expired: false };
       this.#bucket = bucket;
       this.#bucketEnds = now + this.#sliceMs;
       setTimeout(() => this.#expire(bucket), this.#timeoutMs + this.#sliceMs).unref();
@@ -297,34 +312,36 @@ export class RedisBackend implements CacheBackend {
     return this.#bucket;
   }
 
-  #expire(bucket: Set<(error: unknown) => void>): void {
-    if (bucket.size === 0) return;
-    if (this.#cooldownMs > 0) this.#coolUntil = Date.now() + this.#cooldownMs;
-    for (const reject of bucket) {
-      reject(
-        new RedisBackendError(
-          'timeout',
-          `Redis did not answer within ${this.#timeoutMs / 1000} s (commandTimeout)`,
-        ),
-      );
+  #signalOf(bucket: Bucket): AbortSignal {
+    if (bucket.controller === undefined) {
+      bucket.controller = new AbortController();
+      // One signal serves every write of the slice: no listener-leak warning at 11.
+      setMaxListeners(0, bucket.controller.signal);
     }
-    bucket.clear();
+    return bucket.controller.signal;
+  }
+
+  #expire(bucket: Bucket): void {
+    bucket.expired = true;
+    bucket.controller?.abort();
+    if (bucket.rejects.size === 0) return;
+    if (this.#cooldownMs > 0) this.#coolUntil = Date.now() + this.#cooldownMs;
+    const error = this.#timeout();
+    for (const reject of bucket.rejects) reject(error);
+    bucket.rejects.clear();
   }
 
   get(key: string): Promise<string | undefined> {
-    return this.#run(() => this.client.get(key), true) as Promise<string | undefined>;
+    return this.#run(() => this.#conn.get(key), false, true) as Promise<string | undefined>;
   }
 
   async set(key: string, value: string, ttl?: number): Promise<void> {
-    await this.#run(() =>
-      ttl === undefined
-        ? this.client.set(key, value)
-        : this.client.set(key, value, 'PX', Math.max(1, Math.round(ttl * 1000))),
-    );
+    const ttlMs = ttl === undefined ? undefined : Math.max(1, Math.round(ttl * 1000));
+    await this.#run((signal) => this.#conn.set(key, value, ttlMs, signal), true);
   }
 
   async delete(key: string): Promise<void> {
-    await this.#run(() => this.client.unlink(key));
+    await this.#run((signal) => this.#conn.unlink(key, signal), true);
   }
 
   /**
@@ -333,68 +350,36 @@ export class RedisBackend implements CacheBackend {
    */
   async deleteByPrefix(prefix: string): Promise<void> {
     // Through the gate first: a cluster knows its masters only once connected.
-    await this.#run(() => Promise.resolve());
-    const pattern = `${keyPrefixOf(this.client)}${escapeGlob(prefix)}*`;
-    const nodes: Redis[] = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
-    await Promise.all(nodes.map((node) => this.#clearNode(node, pattern)));
+    const masters = await this.#run(() => this.#conn.masters());
+    const pattern = `${escapeGlob(this.#conn.keyPrefix)}${escapeGlob(prefix)}*`;
+    await Promise.all(masters.map((node) => this.#clearNode(node, pattern)));
   }
 
-  async #clearNode(node: Redis, pattern: string): Promise<void> {
-    // Keys come back as stored; the connection adds its own keyPrefix again on UNLINK.
-    const strip = keyPrefixOf(node).length;
+  async #clearNode(node: MasterNode, pattern: string): Promise<void> {
     let cursor = '0';
     do {
       const [next, found] = await this.#deadline(
-        node.scan(cursor, 'MATCH', pattern, 'COUNT', this.#scanCount),
+        this.#currentBucket(),
+        node.scan(cursor, pattern, this.#scanCount),
       );
-      cursor = next;
+      cursor = String(next);
       if (found.length === 0) continue;
-      const keys = strip === 0 ? found : found.map((key) => key.slice(strip));
-      if (!this.#cluster) {
-        await this.#deadline(node.unlink(...keys));
-        continue;
-      }
-      // A multi-key UNLINK must stay within one hash slot: one command per key, pipelined.
-      const pipeline = node.pipeline();
-      for (const key of keys) pipeline.unlink(key);
-      const results = (await this.#deadline(pipeline.exec())) ?? [];
-      const failed = results.find(([error]) => error !== null);
-      if (failed !== undefined) throw failed[0];
+      const bucket = this.#currentBucket();
+      const signal = this.#conn.abortable ? this.#signalOf(bucket) : undefined;
+      await this.#deadline(bucket, node.unlink(found, signal));
     } while (cursor !== '0');
   }
 
   /**
-   * Stops using the client. A client made from a URL is quit (disconnected when
-   * Redis does not answer within `commandTimeout`); a client you passed in is
-   * left open for you.
+   * Stops using Redis: the backend's own connection is closed (gracefully, or
+   * at once when Redis does not answer within `commandTimeout`). A client you
+   * passed in is left open for you; one made from a URL is closed.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const [event, listener] of this.#listeners) (this.client as EventEmitter).off(event, listener);
-    this.#ready?.reject(new RedisBackendError('closed', 'the Redis backend was closed'));
-    this.#ready = undefined;
-    if (!this.#owned) return;
-    const client = this.client as Redis; // made from the URL
-    if (client.status === 'end') return;
-    const ended = new Promise<void>((resolve) => (client as EventEmitter).once('end', () => resolve()));
-    if (client.status === 'ready') {
-      try {
-        // QUIT lets commands already sent finish; 'end' is when the socket is gone.
-        await this.#deadline(client.quit().then(() => ended));
-        return;
-      } catch {
-        // Redis did not answer in time: fall through to a hard disconnect.
-      }
-    }
-    // Between reconnection attempts there is no socket left: disconnect() only
-    // cancels the next attempt, and no 'end' follows.
-    const live = client.status === 'connecting' || client.status === 'connect';
-    client.disconnect();
-    if (!live) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, this.#timeoutMs)))]);
-    clearTimeout(timer);
+    this.#settleReady(new RedisBackendError('closed', 'the Redis backend was closed'));
+    await this.#conn.close(this.#timeoutMs);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

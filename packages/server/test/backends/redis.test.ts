@@ -1,18 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
 import { CodecError } from '../../src/cache/codec.js';
 import { InvalidOptionError } from '../../src/errors.js';
-import { closedPort, type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
+import {
+  closedPort,
+  patient,
+  type RedisServer,
+  startRedisServer,
+  testPort,
+} from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
 const PRIVATE_PORT = testPort(17111);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const unique = (label: string) => `redis-test-${label}-${randomUUID().slice(0, 8)}`;
 
 function recorder() {
@@ -20,20 +25,14 @@ function recorder() {
   return { events, onError: (event: CacheErrorEvent) => events.push(event) };
 }
 
-async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const start = performance.now();
-  const result = await work();
-  return { result, ms: performance.now() - start };
-}
-
 backendSuite('RedisBackend from a URL', () => {
-  const backend = new RedisBackend(REDIS_URL);
+  const backend = new RedisBackend(REDIS_URL, patient);
   return { backend, dispose: () => backend.close() };
 });
 
 backendSuite('RedisBackend on your ioredis client', () => {
   const client = new Redis(REDIS_URL);
-  const backend = new RedisBackend(client);
+  const backend = new RedisBackend(client, patient);
   return {
     backend,
     dispose: async () => {
@@ -53,7 +52,7 @@ describe('RedisBackend', () => {
   });
 
   it('lets Redis expire entries (SET … PX)', async () => {
-    const backend = new RedisBackend(REDIS_URL);
+    const backend = new RedisBackend(REDIS_URL, patient);
     const prefix = unique('ttl');
     const cache = createCache(backend, { prefix });
     await cache.set('k', 1, { expire: 5 });
@@ -67,7 +66,7 @@ describe('RedisBackend', () => {
   });
 
   it('reads a corrupt entry as a miss and reports it', async () => {
-    const backend = new RedisBackend(REDIS_URL);
+    const backend = new RedisBackend(REDIS_URL, patient);
     const { events, onError } = recorder();
     const prefix = unique('corrupt');
     const cache = createCache(backend, { prefix, onError });
@@ -81,7 +80,7 @@ describe('RedisBackend', () => {
   it("clears through a client's ioredis keyPrefix without touching other keys", async () => {
     const keyPrefix = `${unique('kp')}:`;
     const client = new Redis(REDIS_URL, { keyPrefix });
-    const backend = new RedisBackend(client, { scanCount: 10 });
+    const backend = new RedisBackend(client, { ...patient, scanCount: 10 });
     const cache = createCache(backend, { prefix: 'app' });
     await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`n:${i}`, i, { expire: 10 })));
     await cache.set('other', 1, { expire: 10 });
@@ -93,16 +92,36 @@ describe('RedisBackend', () => {
     await client.quit();
   });
 
+  it('clears through an ioredis keyPrefix with glob characters (tenant[1]:), and only under it', async () => {
+    const tenant = `${unique('tenant')}[1]*?\\:`;
+    const client = new Redis(REDIS_URL, { keyPrefix: tenant });
+    // `tenant[1]` as a glob would match this neighbour's keys, and not its own.
+    const neighbour = new Redis(REDIS_URL, { keyPrefix: tenant.replace('[1]', '1') });
+    const backend = new RedisBackend(client, { ...patient, scanCount: 10 });
+    const other = new RedisBackend(neighbour, patient);
+    const cache = createCache(backend, { prefix: 'app' });
+    const beside = createCache(other, { prefix: 'app' });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`n:${i}`, i, { expire: 10 })));
+    await beside.set('n:1', 'neighbour', { expire: 10 });
+    expect(await shared.exists(`${tenant}app:n:7`)).toBe(1);
+    await cache.clear();
+    expect(await shared.keys(`${tenant.replace(/[*?[\]\\]/g, '\\$&')}*`)).toEqual([]);
+    expect(await beside.get('n:1')).toBe('neighbour');
+    await beside.clear();
+    await Promise.all([backend.close(), other.close()]);
+    await Promise.all([client.quit(), neighbour.quit()]);
+  });
+
   it('close() quits the client it made from the URL, not the one it was given', async () => {
-    const owned = new RedisBackend(REDIS_URL);
+    const owned = new RedisBackend(REDIS_URL, patient);
     const cache = createCache(owned, { onError: () => {} });
     await cache.set(unique('c'), 1, { expire: 1 });
     await owned.close();
-    expect(owned.client.status).toBe('end');
+    expect((owned.client as Redis).status).toBe('end');
     expect(await cache.get('k')).toBeUndefined(); // a closed backend reads as a miss
 
     const client = new Redis(REDIS_URL);
-    const given = new RedisBackend(client);
+    const given = new RedisBackend(client, patient);
     await given.get('x');
     await given.close();
     expect(client.status).toBe('ready');
@@ -112,7 +131,7 @@ describe('RedisBackend', () => {
 
   it('rejects bad arguments naming the option, the value and what is allowed', () => {
     expect(() => new RedisBackend('http://127.0.0.1:6379')).toThrow(
-      /new RedisBackend\(\): option "client" must be an ioredis Redis or Cluster, or a redis:\/\/ URL/,
+      /new RedisBackend\(\): option "client" must be an ioredis Redis or Cluster, a node-redis v5 client or cluster, or a redis:\/\/ URL/,
     );
     expect(() => new RedisBackend({} as Redis)).toThrow(InvalidOptionError);
     expect(() => new RedisBackend(REDIS_URL, { commandTimeout: 0 })).toThrow(
@@ -124,22 +143,23 @@ describe('RedisBackend', () => {
 });
 
 describe('RedisBackend fails open', () => {
+  // commandTimeout 60 s: a failure seen within the test is the event-driven kind, never the deadline.
   it('on a closed port: reads miss and writes skip at once, nothing is queued, clear() rejects', async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`;
     const { events, onError } = recorder();
-    const backend = new RedisBackend(url);
+    const backend = new RedisBackend(url, { commandTimeout: 60 });
     const cache = createCache(backend, { onError });
-    const { result, ms } = await timed(async () => [
+    const result = [
       await cache.read('k'),
       await cache.write('k', { a: 1 }, 10),
       await cache.get('k'),
       await cache.set('k', 1),
-    ]);
+    ];
     expect(result).toEqual([undefined, null, undefined, undefined]);
-    expect(ms).toBeLessThan(2_000);
     expect(events.map((event) => event.operation)).toEqual(['get', 'set', 'get', 'set']);
-    expect(events.every((event) => event.error instanceof RedisBackendError)).toBe(true);
-    expect((events.at(-1)!.error as RedisBackendError).reason).toBe('unavailable');
+    expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(
+      Array(4).fill('unavailable'),
+    );
     expect((events.at(-1)!.error as Error).message).toMatch(/ECONNREFUSED/);
     await expect(cache.clear()).rejects.toBeInstanceOf(RedisBackendError);
     await backend.close();
@@ -150,16 +170,15 @@ describe('RedisBackend fails open', () => {
     const client = new Redis({ port, host: '127.0.0.1' });
     client.on('error', () => {}); // the application's own handler
     const { events, onError } = recorder();
-    const backend = new RedisBackend(client);
+    const backend = new RedisBackend(client, { commandTimeout: 60 });
     const cache = createCache(backend, { onError });
-    const { result, ms } = await timed(() =>
-      Promise.all(
-        Array.from({ length: 100 }, (_, i) => (i % 2 ? cache.get(`k${i}`) : cache.write(`k${i}`, i, 10))),
-      ),
+    const result = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? cache.get(`k${i}`) : cache.write(`k${i}`, i, 10))),
     );
     expect(result.filter((value) => value !== undefined && value !== null)).toEqual([]);
-    expect(ms).toBeLessThan(2_000);
-    expect(events).toHaveLength(100);
+    expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(
+      Array(100).fill('unavailable'),
+    );
     expect((client as unknown as { offlineQueue: { length: number } }).offlineQueue.length).toBe(0);
     await backend.close();
     client.disconnect();
@@ -170,9 +189,9 @@ describe('RedisBackend fails open', () => {
     // The next reconnection attempt is far off: nothing but the client's status says it is down.
     const client = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 60_000 });
     client.on('error', () => {});
-    while (client.status !== 'reconnecting') await sleep(5);
+    await vi.waitFor(() => expect(client.status).toBe('reconnecting'));
     const { events, onError } = recorder();
-    const backend = new RedisBackend(client, { commandTimeout: 0.2, cooldown: 0 });
+    const backend = new RedisBackend(client, { commandTimeout: 60, cooldown: 0 });
     const cache = createCache(backend, { onError });
     expect(await cache.get('k')).toBeUndefined();
     expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(['unavailable']);
@@ -180,7 +199,24 @@ describe('RedisBackend fails open', () => {
     client.disconnect();
   });
 
-  describe('against a private Redis that stalls or dies', () => {
+  it('your client already quit when handed over: the backend reports it closed', async () => {
+    const client = new Redis(REDIS_URL);
+    await client.quit();
+    const backend = new RedisBackend(client, patient);
+    await expect(backend.get('k')).rejects.toMatchObject({ reason: 'closed' });
+    await backend.close();
+  });
+
+  it('your client quitting later (at shutdown) ends the connection the backend made from it', async () => {
+    const client = new Redis(REDIS_URL);
+    const backend = new RedisBackend(client, patient);
+    expect(await backend.get(unique('absent'))).toBeUndefined();
+    await client.quit();
+    await vi.waitFor(() => expect(backend.get('k')).rejects.toMatchObject({ reason: 'closed' }));
+    await backend.close();
+  });
+
+  describe('against a private Redis that stalls', () => {
     let server: RedisServer;
     beforeAll(async () => {
       server = await startRedisServer(PRIVATE_PORT);
@@ -191,16 +227,15 @@ describe('RedisBackend fails open', () => {
 
     it('a paused Redis (CLIENT PAUSE): a read times out after commandTimeout, then cools down', async () => {
       const { events, onError } = recorder();
-      const backend = new RedisBackend(server.url, { commandTimeout: 0.2, cooldown: 0.5 });
+      // A cooldown long enough that the next call surely falls in it, however busy the machine.
+      const backend = new RedisBackend(server.url, { commandTimeout: 0.2, cooldown: 2 });
       const cache = createCache(backend, { onError });
       await cache.set('k', 'v');
       expect(await cache.get('k')).toBe('v');
 
       const admin = new Redis(server.url);
-      await admin.call('CLIENT', 'PAUSE', '600', 'ALL');
-      const { result, ms } = await timed(() => cache.get('k'));
-      expect(result).toBeUndefined();
-      expect(ms).toBeLessThan(900);
+      await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+      expect(await cache.get('k')).toBeUndefined();
       expect(events).toHaveLength(1);
       expect(events[0]!.error).toMatchObject({ reason: 'timeout' });
 
@@ -208,60 +243,9 @@ describe('RedisBackend fails open', () => {
       expect(await cache.get('k')).toBeUndefined();
       expect(events[1]!.error).toMatchObject({ reason: 'unavailable' });
 
-      await sleep(600); // the pause and the cooldown are over
-      expect(await cache.get('k')).toBe('v');
+      // Once the pause and the cooldown are over, it serves again.
+      await vi.waitFor(async () => expect(await cache.get('k')).toBe('v'), { timeout: 5_000, interval: 50 });
       admin.disconnect();
-      await backend.close();
-    });
-
-    it('a frozen Redis process (SIGSTOP) with your client and no commandTimeout: the backend still gives up', async () => {
-      const client = new Redis(server.url); // no commandTimeout: would wait forever
-      const { events, onError } = recorder();
-      const backend = new RedisBackend(client, { commandTimeout: 0.2 });
-      const cache = createCache(backend, { onError });
-      await cache.set('frozen', 1);
-      server.process.kill('SIGSTOP');
-      try {
-        const { result, ms } = await timed(async () => [
-          await cache.get('frozen'),
-          await cache.write('x', 1, 5),
-        ]);
-        expect(result).toEqual([undefined, null]);
-        expect(ms).toBeLessThan(1_500);
-        expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual([
-          'timeout',
-          'unavailable',
-        ]);
-      } finally {
-        server.process.kill('SIGCONT');
-      }
-      await sleep(1_100); // the default cooldown of 1 s
-      expect(await cache.get('frozen')).toBe(1);
-      await backend.close();
-      client.disconnect();
-    });
-
-    it('a Redis that goes away and comes back: misses while down, hits again once reconnected', async () => {
-      const { events, onError } = recorder();
-      const backend = new RedisBackend(server.url, { commandTimeout: 0.2 });
-      const cache = createCache(backend, { onError });
-      await cache.set('k', 'before');
-      await server.stop();
-      await sleep(50);
-      const { result, ms } = await timed(() => cache.get('k'));
-      expect(result).toBeUndefined();
-      expect(ms).toBeLessThan(500);
-      expect(events.at(-1)!.error).toMatchObject({ reason: 'unavailable' });
-
-      server = await startRedisServer(PRIVATE_PORT);
-      await cache.set('k', 'after'); // may be dropped while still reconnecting
-      let value: unknown;
-      for (let i = 0; i < 100 && value !== 'after'; i++) {
-        await cache.set('k', 'after');
-        value = await cache.get('k');
-        if (value !== 'after') await sleep(50);
-      }
-      expect(value).toBe('after');
       await backend.close();
     });
   });

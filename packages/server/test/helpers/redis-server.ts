@@ -4,6 +4,7 @@
  * ports (see the callers) and stops what it started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,13 @@ export function testPort(port: number): number {
   const offset = Number(process.env.TRPC_MEMORY_TEST_PORT_OFFSET ?? 0);
   return port + (Number.isSafeInteger(offset) ? offset : 0);
 }
+
+/**
+ * Backend options for tests that are not about timeouts: a command deadline no
+ * busy machine misses (the suite runs test files in parallel on two cores), so a
+ * slow moment never turns into a timeout, a cooldown and a string of misses.
+ */
+export const patient = { commandTimeout: 10 } as const;
 
 export interface RedisServer {
   port: number;
@@ -94,6 +102,16 @@ export async function startRedisServer(port: number, extraArgs: string[] = []): 
   };
 }
 
+/**
+ * SIGKILLs the process as it is (a frozen one included: it dies without reading
+ * what waits in its sockets) and resolves once it has exited.
+ */
+export async function killNow(server: Pick<RedisServer, 'process'>): Promise<void> {
+  const exited = once(server.process, 'exit');
+  server.process.kill('SIGKILL');
+  await exited;
+}
+
 /** A loopback port nothing listens on (bound, then released). */
 export async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -105,6 +123,8 @@ export async function closedPort(): Promise<number> {
 
 export interface RedisCluster {
   nodes: { host: string; port: number }[];
+  /** The node processes, in the order of the ports (to stall or kill one). */
+  servers: RedisServer[];
   stop(): Promise<void>;
 }
 
@@ -162,6 +182,7 @@ export async function startRedisCluster(ports: [number, number, number]): Promis
   }
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    servers,
     async stop() {
       await Promise.all(servers.map((server) => server.stop()));
     },

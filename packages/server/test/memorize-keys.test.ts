@@ -27,7 +27,7 @@ import { memorize } from '../src/middleware/memorize.js';
 import { memorizeFn } from '../src/middleware/memorize-fn.js';
 import type { DagRouter } from './fixtures/dag-server.js';
 import { anyString, sameInput, trickyString, typedValue } from './helpers/arbitraries.js';
-import { type RedisCluster, startRedisCluster, testPort } from './helpers/redis-server.js';
+import { patient, type RedisCluster, startRedisCluster, testPort } from './helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
@@ -514,6 +514,31 @@ function keySuite(name: string, make: () => Promise<KeySubject>): void {
         }
       });
 
+      it('a second copy of the router (another bundle or process) hits what the first stored under the validated key', async () => {
+        const cache = freshCache();
+        let runs = 0;
+        const build = () => {
+          const t = initTRPC.context<Ctx>().create();
+          const router = t.router({
+            post: t.procedure
+              .input(z.object({ id: z.string() }))
+              .use(memorize({ cache }))
+              .query(({ input }) => ({ id: input.id, run: ++runs })),
+            latest: t.procedure.use(memorize({ cache })).query(() => ({ run: ++runs })),
+          });
+          return t.createCallerFactory(router)({ user: '' });
+        };
+        const first = build();
+        expect(await first.post({ id: '1' })).toEqual({ id: '1', run: 1 });
+        expect(await first.latest()).toEqual({ run: 2 });
+        // Fresh middleware instances: nothing learned yet about how these procedures key.
+        const second = build();
+        expect(await second.post({ id: '1', junk: 1 } as { id: string })).toEqual({ id: '1', run: 1 });
+        expect(await second.latest()).toEqual({ run: 2 });
+        expect(runs).toBe(2);
+        expect(await subject.count(cache)).toBe(2);
+      });
+
       it("a procedure's first calls with other inputs wait for its first miss, and leave at once when aborted", async () => {
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
@@ -610,7 +635,7 @@ async function countKeys(nodes: Redis[], cache: Cache): Promise<number> {
 }
 
 keySuite('RedisBackend', async () => {
-  const backend = new RedisBackend(REDIS_URL);
+  const backend = new RedisBackend(REDIS_URL, patient);
   const admin = new Redis(REDIS_URL);
   return {
     backend: () => backend,
@@ -626,7 +651,7 @@ let cluster: RedisCluster | undefined;
 keySuite('RedisBackend on a Redis Cluster', async () => {
   cluster = await startRedisCluster(CLUSTER_PORTS);
   const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
-  const backend = new RedisBackend(client);
+  const backend = new RedisBackend(client, patient);
   await client.ping();
   return {
     backend: () => backend,

@@ -9,6 +9,7 @@ import {
   userKeySegment,
 } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
+import type { DecodedEntry } from '../cache/codec.js';
 import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
 import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
@@ -231,7 +232,13 @@ export function memorize<TContext = object>(
     const entryKey = head + callPart;
     const ttl = expire ?? cache.expire;
 
-    const entry = await cache.read(entryKey);
+    let entry = await cache.read(entryKey);
+    if (entry === undefined && kind === undefined && key === undefined) {
+      // Not learned here yet, but maybe elsewhere: another copy of this router (a
+      // second bundle, another process on the same Redis, the last deploy) that
+      // found the validated input keys this procedure stored the entry under it.
+      entry = await readValidated(cache, head, opts.input);
+    }
     if (entry !== undefined) {
       reportMemorized(opts, {
         source: 'hit',
@@ -336,6 +343,17 @@ export function memorize<TContext = object>(
   const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };
   Object.defineProperty(memorizeMiddleware, MEMORIZE_TAG, { value: tag });
   return memorizeMiddleware as unknown as MemorizeMiddleware<TContext>;
+}
+
+/** The entry under the validated-input key, when that key can be built. */
+function readValidated(cache: Cache, head: string, input: unknown): Promise<DecodedEntry | undefined> {
+  let callPart: string;
+  try {
+    callPart = stableKey(input);
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  return cache.read(head + callPart);
 }
 
 /** Resolves with `promise`, or rejects with the abort reason as soon as `signal` aborts. */

@@ -1,6 +1,7 @@
 /** Clients, a frozen clock and staleness probes for the client tests. */
 
 import {
+  type Query,
   type QueryClient,
   type QueryKey,
   QueryObserver,
@@ -54,12 +55,17 @@ export function mirrored(
   return { hints, client, api, dispose };
 }
 
+/** The staleTime the QueryClient's default options give `query` (what mirrorServerTtl installs). */
+function staleTimeOf(queryClient: QueryClient, query: Query): number | 'static' {
+  const staleTime = queryClient.getDefaultOptions().queries?.staleTime;
+  return typeof staleTime === 'function' ? staleTime(query) : (staleTime ?? 0);
+}
+
 /** When (epoch ms) the query under `queryKey` stops being fresh, per the QueryClient's staleTime. */
 export function staleAt(queryClient: QueryClient, queryKey: QueryKey): number {
   const query = queryClient.getQueryCache().find({ queryKey, exact: true });
   if (query === undefined) throw new Error(`no query ${JSON.stringify(queryKey)}`);
-  const staleTime = queryClient.getDefaultOptions().queries?.staleTime;
-  const ms = typeof staleTime === 'function' ? staleTime(query) : (staleTime ?? 0);
+  const ms = staleTimeOf(queryClient, query);
   if (ms === 'static') return Number.POSITIVE_INFINITY;
   return query.state.dataUpdatedAt + ms;
 }
@@ -102,8 +108,7 @@ export async function expectStaleAt(at: number, ...queries: HeldQuery[]): Promis
     const staleByTime = () =>
       queries.map(({ queryClient, queryKey }) => {
         const query = queryClient.getQueryCache().find({ queryKey, exact: true });
-        const staleTime = queryClient.getDefaultOptions().queries?.staleTime;
-        return query?.isStaleByTime(typeof staleTime === 'function' ? staleTime(query) : staleTime);
+        return query?.isStaleByTime(staleTimeOf(queryClient, query));
       });
     const seenStale = () => observers.map(({ observer }) => observer.getCurrentResult().isStale);
     const all = (value: boolean) => queries.map(() => value);

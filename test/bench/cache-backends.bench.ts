@@ -12,13 +12,13 @@ import { createClient } from 'redis';
 import superjson from 'superjson';
 import { decodeEntry, encodeEntry } from '../../packages/server/src/cache/codec.js';
 import { startRedisServer, testPort } from '../../packages/server/test/helpers/redis-server.js';
+import { sleep } from '../helpers/time.js';
 import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, payload, report } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A private Redis for the clear measurement, so the keyspace size is ours. */
 const CLEAR_BENCH_PORT = testPort(17191);
 const gc = (globalThis as { gc?: () => void }).gc;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A fail-open cache turns a broken setup into fast misses: check the hit before timing it. */
 async function assertHit(read: () => Promise<{ value: unknown } | undefined>, what: string): Promise<void> {

@@ -4,7 +4,7 @@ import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import { cacheHintsHeaders, cacheHintsLink, createCacheHints, getCacheHint } from '@trpc-memory/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AppRouter, startServer, type TestServer, TTL, uid } from './fixture.js';
-import { type LinkKind, mirrored } from './helpers.js';
+import { freezeTime, type LinkKind, mirrored, T0 } from './helpers.js';
 
 let server: TestServer;
 const queryClients: QueryClient[] = [];
@@ -14,11 +14,13 @@ function newQueryClient(): QueryClient {
   return queryClient;
 }
 beforeEach(async () => {
+  freezeTime();
   server = await startServer();
 });
 afterEach(async () => {
   for (const queryClient of queryClients.splice(0)) queryClient.clear();
   await server.close();
+  vi.useRealTimers();
 });
 
 describe('getCacheHint', () => {
@@ -29,21 +31,24 @@ describe('getCacheHint', () => {
       const first = newQueryClient();
       const { api } = mirrored(first, server, kind);
       const options = api.post.byId.queryOptions({ id });
-      const sentAt = Date.now();
       await first.fetchQuery(options);
-      const expiry = server.resolvedAt(`byId:${id}`) + TTL.byId * 1000;
-      const miss = getCacheHint(first, options.queryKey);
-      expect(miss?.source).toBe('miss');
-      expect(miss?.expiresAt).toBeLessThanOrEqual(expiry + 10);
-      expect(miss?.expiresAt).toBeGreaterThanOrEqual(sentAt + TTL.byId * 1000 - 10);
+      const expiry = T0 + TTL.byId * 1000;
+      expect(getCacheHint(first, options.queryKey)).toEqual({
+        source: 'miss',
+        expiresAt: expiry,
+        receivedAt: T0,
+      });
 
       // Another client, while the entry lives: a hit, expiring with the same entry.
+      vi.setSystemTime(T0 + 20_000);
       const second = newQueryClient();
       const other = mirrored(second, server, kind);
       await second.fetchQuery(other.api.post.byId.queryOptions({ id }));
-      const hit = getCacheHint(second, options.queryKey);
-      expect(hit?.source).toBe('hit');
-      expect(hit?.expiresAt).toBeLessThanOrEqual(expiry + 10);
+      expect(getCacheHint(second, options.queryKey)).toEqual({
+        source: 'hit',
+        expiresAt: expiry,
+        receivedAt: T0 + 20_000,
+      });
       expect(server.runs(`byId:${id}`)).toBe(1);
     },
   );

@@ -1,6 +1,7 @@
-/** Clients and timing probes for the client tests. */
+/** Clients, a frozen clock and staleness probes for the client tests. */
 
 import {
+  type Query,
   type QueryClient,
   type QueryKey,
   QueryObserver,
@@ -16,7 +17,7 @@ import {
   createMemoHooks,
   mirrorServerTtl,
 } from '@trpc-memory/client';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { AppRouter, TestServer } from './fixture.js';
 
 export type LinkKind = 'batch' | 'batch-unordered' | 'single' | 'stream';
@@ -54,62 +55,73 @@ export function mirrored(
   return { hints, client, api, dispose };
 }
 
+/** The staleTime the QueryClient's default options give `query` (what mirrorServerTtl installs). */
+function staleTimeOf(queryClient: QueryClient, query: Query): number | 'static' {
+  const staleTime = queryClient.getDefaultOptions().queries?.staleTime;
+  return typeof staleTime === 'function' ? staleTime(query) : (staleTime ?? 0);
+}
+
 /** When (epoch ms) the query under `queryKey` stops being fresh, per the QueryClient's staleTime. */
 export function staleAt(queryClient: QueryClient, queryKey: QueryKey): number {
   const query = queryClient.getQueryCache().find({ queryKey, exact: true });
   if (query === undefined) throw new Error(`no query ${JSON.stringify(queryKey)}`);
-  const staleTime = queryClient.getDefaultOptions().queries?.staleTime;
-  const ms = typeof staleTime === 'function' ? staleTime(query) : (staleTime ?? 0);
+  const ms = staleTimeOf(queryClient, query);
   if (ms === 'static') return Number.POSITIVE_INFINITY;
   return query.state.dataUpdatedAt + ms;
 }
 
+/** The moment every client test starts at: `Date` is frozen there (see {@link freezeTime}). */
+export const T0 = Date.UTC(2030, 0, 1);
+
 /**
- * Observes a cached, fresh query and resolves with the moment (epoch ms) React
- * Query flips it to stale, as a mounted component would see it.
+ * Fakes `Date` only, frozen at `at`: the client, React Query and the server's cache
+ * (same process) read one clock that moves only when the test moves it, so every
+ * expiry is exact. Timers stay real, so HTTP, tRPC's batching and React Query's
+ * scheduling run as they do in production.
  */
-export function whenStale(queryClient: QueryClient, options: { queryKey: QueryKey }): Promise<number> {
-  // Any query's options will do: the observer only watches the cached query.
-  const observer = new QueryObserver(queryClient, options as QueryObserverOptions);
-  if (observer.getCurrentResult().isStale) throw new Error('the query is already stale');
-  return new Promise((resolve) => {
-    const unsubscribe = observer.subscribe((result) => {
-      if (!result.isStale) return;
-      unsubscribe();
-      resolve(Date.now());
+export function freezeTime(at: number = T0): void {
+  vi.useFakeTimers({ toFake: ['Date'], now: at });
+}
+
+/** A query and the QueryClient holding it. */
+export interface HeldQuery {
+  queryClient: QueryClient;
+  queryKey: QueryKey;
+}
+
+/**
+ * Each query's data is fresh up to `at` (epoch ms, on the frozen clock) and stale
+ * from then on, exactly, and a mounted observer (what a component sees) flips to
+ * stale when React Query's timer fires, 1 ms later. Moves the clock to `at + 1`.
+ * The timers are faked only while observing, so nothing else runs on them.
+ */
+export async function expectStaleAt(at: number, ...queries: HeldQuery[]): Promise<void> {
+  for (const { queryClient, queryKey } of queries) expect(staleAt(queryClient, queryKey)).toBe(at);
+  vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now: Date.now() });
+  try {
+    const observers = queries.map(({ queryClient, queryKey }) => {
+      // Any query's options will do: the observer only watches the cached query.
+      const observer = new QueryObserver(queryClient, { queryKey } as QueryObserverOptions);
+      const unsubscribe = observer.subscribe(() => {});
+      return { observer, unsubscribe };
     });
-  });
-}
+    const staleByTime = () =>
+      queries.map(({ queryClient, queryKey }) => {
+        const query = queryClient.getQueryCache().find({ queryKey, exact: true });
+        return query?.isStaleByTime(staleTimeOf(queryClient, query));
+      });
+    const seenStale = () => observers.map(({ observer }) => observer.getCurrentResult().isStale);
+    const all = (value: boolean) => queries.map(() => value);
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** How long `run` took (ms): the most a request's freshness may start early by. */
-export async function timed(run: () => Promise<unknown>): Promise<number> {
-  const started = Date.now();
-  await run();
-  return Date.now() - started;
-}
-
-/** How late a timer may fire on a busy machine. */
-const TIMER_SLACK = 100;
-
-/**
- * The query's freshness ends no later than the server's entry (`expiry`, taken
- * when the resolver returned; the write follows within a few ms), and no earlier
- * than the request's round trip `requestMs` before it: the client counts from when
- * the request left. An observer then sees it turn stale at that moment.
- */
-export async function expectStaleAtExpiry(
-  queryClient: QueryClient,
-  options: { queryKey: QueryKey },
-  expiry: number,
-  requestMs: number,
-): Promise<number> {
-  const until = staleAt(queryClient, options.queryKey);
-  expect(until).toBeLessThanOrEqual(expiry + 10);
-  expect(until).toBeGreaterThanOrEqual(expiry - requestMs - 10);
-  const flipped = await whenStale(queryClient, options);
-  expect(flipped).toBeGreaterThanOrEqual(until);
-  expect(flipped).toBeLessThan(until + TIMER_SLACK);
-  return flipped;
+    await vi.advanceTimersByTimeAsync(at - 1 - Date.now());
+    expect(staleByTime()).toEqual(all(false));
+    expect(seenStale()).toEqual(all(false));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(staleByTime()).toEqual(all(true));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(seenStale()).toEqual(all(true));
+    for (const { unsubscribe } of observers) unsubscribe();
+  } finally {
+    freezeTime(Date.now());
+  }
 }

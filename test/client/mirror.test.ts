@@ -4,10 +4,7 @@ import { createCacheHints, createMemoHooks, mirrorServerTtl } from '@trpc-memory
 import { cachePolicy } from '@trpc-memory/server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AppRouter, startServer, type TestServer, TTL, uid } from './fixture.js';
-import { expectStaleAtExpiry, makeClient, mirrored, sleep, staleAt, timed } from './helpers.js';
-
-/** Timer jitter allowed where a test compares two moments directly. */
-const SLACK = 50;
+import { expectStaleAt, freezeTime, makeClient, mirrored, staleAt, T0 } from './helpers.js';
 
 let server: TestServer;
 const queryClients: QueryClient[] = [];
@@ -21,30 +18,21 @@ function newQueryClient(staleTime?: number): QueryClient {
 
 // React Query schedules no "becomes stale" timer where it thinks it is a server (no `window`):
 // these tests play the browser's part.
-beforeAll(async () => {
+beforeAll(() => {
   environmentManager.setIsServer(() => false);
-  // A first request through each link pays for loading and compiling code, which
-  // would count against the first test's timing.
-  const warm = await startServer();
-  for (const kind of ['batch', 'single', 'stream'] as const) {
-    const queryClient = new QueryClient();
-    await queryClient.fetchQuery(mirrored(queryClient, warm, kind).api.post.byId.queryOptions({ id: uid() }));
-  }
-  await warm.close();
 });
 afterAll(() => {
   environmentManager.setIsServer(() => typeof window === 'undefined');
 });
 beforeEach(async () => {
+  freezeTime();
   server = await startServer();
 });
 afterEach(async () => {
   for (const queryClient of queryClients.splice(0)) queryClient.clear();
   await server.close();
+  vi.useRealTimers();
 });
-
-/** The server's expiry (epoch ms) of the entry a resolver run stored (it is written right after). */
-const expiryOf = (label: string, ttl: number) => server.resolvedAt(label) + ttl * 1000;
 
 describe('mirrorServerTtl + cacheHintsLink (httpBatchLink with cacheHintsHeaders)', () => {
   it('a cold miss is fresh right after the fetch and goes stale when the server entry expires', async () => {
@@ -52,14 +40,15 @@ describe('mirrorServerTtl + cacheHintsLink (httpBatchLink with cacheHintsHeaders
     const { api } = mirrored(queryClient, server);
     const id = uid();
     const options = api.post.byId.queryOptions({ id });
-    const requestMs = await timed(() => queryClient.fetchQuery(options));
-    const expiry = expiryOf(`byId:${id}`, TTL.byId);
+    await queryClient.fetchQuery(options);
+    const expiry = T0 + TTL.byId * 1000;
+    expect(server.resolvedAt(`byId:${id}`)).toBe(T0);
 
     expect(queryClient.getQueryCache().find({ queryKey: options.queryKey })?.isStale()).toBe(false);
-    await expectStaleAtExpiry(queryClient, options, expiry, requestMs);
+    await expectStaleAt(expiry, { queryClient, queryKey: options.queryKey });
 
     // Once the entry is gone, the next fetch runs the resolver again.
-    await sleep(Math.max(0, expiry - Date.now() + 5));
+    vi.setSystemTime(expiry);
     await queryClient.fetchQuery(options);
     expect(server.runs(`byId:${id}`)).toBe(2);
   });
@@ -69,18 +58,18 @@ describe('mirrorServerTtl + cacheHintsLink (httpBatchLink with cacheHintsHeaders
     const first = newQueryClient();
     const early = mirrored(first, server);
     await first.fetchQuery(early.api.post.byId.queryOptions({ id }));
-    const expiry = expiryOf(`byId:${id}`, TTL.byId);
+    const expiry = T0 + TTL.byId * 1000;
 
-    await sleep(250);
+    const fetchedAt = T0 + 25_000;
+    vi.setSystemTime(fetchedAt);
     const second = newQueryClient();
     const late = mirrored(second, server);
     const options = late.api.post.byId.queryOptions({ id });
-    const fetchedAt = Date.now();
-    const requestMs = await timed(() => second.fetchQuery(options));
+    await second.fetchQuery(options);
     expect(server.runs(`byId:${id}`)).toBe(1);
-    const flipped = await expectStaleAtExpiry(second, options, expiry, requestMs);
-    // Not a full expire after its own fetch.
-    expect(flipped).toBeLessThan(fetchedAt + TTL.byId * 1000 - 150);
+    // Not a full expire after its own fetch: what the entry had left.
+    expect(expiry).toBeLessThan(fetchedAt + TTL.byId * 1000);
+    await expectStaleAt(expiry, { queryClient: second, queryKey: options.queryKey });
   });
 
   it('gives each query of one batch its own TTL', async () => {
@@ -90,15 +79,11 @@ describe('mirrorServerTtl + cacheHintsLink (httpBatchLink with cacheHintsHeaders
     const short = api.post.short.queryOptions({ id });
     const long = api.post.long.queryOptions({ id });
     const before = server.requests();
-    const requestMs = await timed(() =>
-      Promise.all([queryClient.fetchQuery(short), queryClient.fetchQuery(long)]),
-    );
+    await Promise.all([queryClient.fetchQuery(short), queryClient.fetchQuery(long)]);
     expect(server.requests() - before).toBe(1);
 
-    await Promise.all([
-      expectStaleAtExpiry(queryClient, short, expiryOf(`short:${id}`, TTL.short), requestMs),
-      expectStaleAtExpiry(queryClient, long, expiryOf(`long:${id}`, TTL.long), requestMs),
-    ]);
+    await expectStaleAt(T0 + TTL.short * 1000, { queryClient, queryKey: short.queryKey });
+    await expectStaleAt(T0 + TTL.long * 1000, { queryClient, queryKey: long.queryKey });
   });
 
   it('keeps the QueryClient staleTime for procedures the server does not memorize, and for non-tRPC queries', async () => {
@@ -118,10 +103,8 @@ describe('mirrorServerTtl + cacheHintsLink (httpBatchLink with cacheHintsHeaders
     const queryClient = newQueryClient();
     const { api } = mirrored(queryClient, server, 'batch', { user: 'ann' });
     const me = api.me.queryOptions();
-    const requestMs = await timed(() => queryClient.fetchQuery(me));
-    const until = staleAt(queryClient, me.queryKey);
-    expect(until).toBeLessThanOrEqual(expiryOf('me:ann', TTL.me) + 10);
-    expect(until).toBeGreaterThanOrEqual(expiryOf('me:ann', TTL.me) - requestMs - 10);
+    await queryClient.fetchQuery(me);
+    expect(staleAt(queryClient, me.queryKey)).toBe(T0 + TTL.me * 1000);
 
     const anonymous = newQueryClient();
     const guest = mirrored(anonymous, server, 'batch');
@@ -150,9 +133,9 @@ describe('without cacheHintsHeaders on httpBatchLink', () => {
       const short = api.post.short.queryOptions({ id });
       const long = api.post.long.queryOptions({ id });
       await Promise.all([queryClient.fetchQuery(short), queryClient.fetchQuery(long)]);
-      const shortExpiry = expiryOf(`short:${id}`, TTL.short);
-      expect(staleAt(queryClient, long.queryKey)).toBeLessThanOrEqual(shortExpiry + 5);
-      expect(staleAt(queryClient, short.queryKey)).toBeLessThanOrEqual(shortExpiry + 5);
+      const shortExpiry = T0 + TTL.short * 1000;
+      expect(staleAt(queryClient, long.queryKey)).toBe(shortExpiry);
+      expect(staleAt(queryClient, short.queryKey)).toBe(shortExpiry);
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0]?.[0])).toMatch(/cacheHintsHeaders\(\)/);
     } finally {
@@ -167,19 +150,19 @@ describe('httpLink', () => {
     const { api } = mirrored(queryClient, server, 'single');
     const id = uid();
     const options = api.post.byId.queryOptions({ id });
-    const missMs = await timed(() => queryClient.fetchQuery(options));
-    const expiry = expiryOf(`byId:${id}`, TTL.byId);
+    await queryClient.fetchQuery(options);
 
     // A hit, later: fresh for what is left.
-    await sleep(200);
+    vi.setSystemTime(T0 + 20_000);
     const other = newQueryClient();
     const again = mirrored(other, server, 'single').api.post.byId.queryOptions({ id });
-    const hitMs = await timed(() => other.fetchQuery(again));
+    await other.fetchQuery(again);
     expect(server.runs(`byId:${id}`)).toBe(1);
-    await Promise.all([
-      expectStaleAtExpiry(queryClient, options, expiry, missMs),
-      expectStaleAtExpiry(other, again, expiry, hitMs),
-    ]);
+    await expectStaleAt(
+      T0 + TTL.byId * 1000,
+      { queryClient, queryKey: options.queryKey },
+      { queryClient: other, queryKey: again.queryKey },
+    );
   });
 });
 
@@ -198,16 +181,15 @@ describe('httpBatchStreamLink: headers leave before the calls run', () => {
     const id = uid();
     const warm = newQueryClient();
     await warm.fetchQuery(mirrored(warm, server).api.post.byId.queryOptions({ id }));
-    await sleep(200);
+    vi.setSystemTime(T0 + 20_000);
 
     const queryClient = newQueryClient();
     const { api } = mirrored(queryClient, server, 'stream', { unreported: 'policy' });
     const options = api.post.byId.queryOptions({ id });
     await queryClient.fetchQuery(options);
     const query = queryClient.getQueryCache().find({ queryKey: options.queryKey, exact: true });
-    const fresh = staleAt(queryClient, options.queryKey) - (query?.state.dataUpdatedAt ?? 0);
-    expect(fresh).toBeGreaterThan(TTL.byId * 1000 - SLACK);
-    expect(fresh).toBeLessThanOrEqual(TTL.byId * 1000);
+    // The entry has 40 s left; a streamed response only tells the policy's 60 s.
+    expect(staleAt(queryClient, options.queryKey) - (query?.state.dataUpdatedAt ?? 0)).toBe(TTL.byId * 1000);
   });
 
   it('a response without hints: stale at once by default, the policy expire with the opt-in', async () => {

@@ -2,20 +2,23 @@
 /**
  * The typed hooks in React (jsdom) against the real server: remounting within the
  * server's TTL makes no request, after it the query refetches, and a mutation with
- * `invalidates` refetches what it changed. Requests are counted at the server.
+ * `invalidates` refetches what it changed. Requests are counted at the server; the
+ * clock is frozen (`Date` only), so "within the TTL" holds to the millisecond.
  */
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { Suspense } from 'react';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { until } from '../helpers/time.js';
 import { startServer, type TestServer, TTL, uid } from './fixture.js';
-import { mirrored, sleep } from './helpers.js';
+import { freezeTime, mirrored, T0 } from './helpers.js';
 
 let server: TestServer;
 let queryClient: QueryClient;
 let api: ReturnType<typeof mirrored>['api'];
 
 beforeEach(async () => {
+  freezeTime();
   server = await startServer();
   queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   ({ api } = mirrored(queryClient, server));
@@ -24,6 +27,7 @@ afterEach(async () => {
   cleanup();
   queryClient.clear();
   await server.close();
+  vi.useRealTimers();
 });
 
 function Post({ id }: { id: string }) {
@@ -48,8 +52,11 @@ function SuspensePost({ id }: { id: string }) {
 const mount = (ui: React.ReactNode) =>
   render(<QueryClientProvider client={queryClient}>{ui}</QueryClientProvider>);
 
-/** Lets effects, fetches and renders run, so a request that would be made has been made. */
-const settle = () => act(() => sleep(30));
+/**
+ * Runs the mounted components' effects: a query that is going to fetch has started
+ * to by then (React Query starts the fetch when the component subscribes).
+ */
+const effects = () => act(async () => {});
 
 describe('createMemoHooks + mirrorServerTtl in React', () => {
   it('a component remounted within the TTL makes no request; after the TTL it refetches', async () => {
@@ -57,21 +64,25 @@ describe('createMemoHooks + mirrorServerTtl in React', () => {
     const first = mount(<Post id={id} />);
     expect(await screen.findByText('title: first')).toBeTruthy();
     const requests = server.requests();
-    const expiry = server.resolvedAt(`byId:${id}`) + TTL.byId * 1000;
+    const expiry = T0 + TTL.byId * 1000;
     first.unmount();
 
-    for (let i = 0; i < 3; i++) {
+    // Up to the entry's last millisecond.
+    for (const at of [T0, T0 + 30_000, expiry - 1]) {
+      vi.setSystemTime(at);
       const again = mount(<Post id={id} />);
       expect(screen.getByText('title: first')).toBeTruthy();
-      await settle();
+      await effects();
+      expect(queryClient.isFetching()).toBe(0);
       again.unmount();
     }
-    expect(Date.now()).toBeLessThan(expiry);
     expect(server.requests()).toBe(requests);
 
-    await sleep(Math.max(0, expiry - Date.now() + 10));
+    vi.setSystemTime(expiry);
     mount(<Post id={id} />);
-    await settle();
+    await effects();
+    expect(queryClient.isFetching()).toBe(1);
+    await until(() => queryClient.isFetching() === 0, { what: 'the refetch' });
     expect(server.requests()).toBe(requests + 1);
     // The server's entry had expired too: the refetch ran the resolver.
     expect(server.runs(`byId:${id}`)).toBe(2);

@@ -23,6 +23,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import * as clientProtocol from '../../packages/client/src/protocol.js';
 import * as serverProtocol from '../../packages/server/src/ssr/report-server-ttl.js';
+import { until } from '../helpers/time.js';
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -261,7 +262,7 @@ describe('mirrorServerTtl: hydrated queries are fresh until their server entry e
     vi.setSystemTime(T0 + 1500);
     app.release();
     const queryKey = render.trpc.post.slow.queryKey();
-    // Not vi.waitFor: it moves the fake clock.
+    // Not vi.waitFor: it would move the fake clock.
     await queryClient.getQueryCache().find({ queryKey })?.promise;
     expect(queryClient.getQueryData(queryKey)).toBe('slow');
     // The entry: stored at T0 + 1.5 s for 20 s. Counted from the request, not the arrival.
@@ -371,8 +372,11 @@ describe('mirrorServerTtl: mutations invalidate from the policy without cacheHin
       .getMutationCache()
       .build(queryClient, trpc.post.rename.mutationOptions())
       .execute({ id: 'm' });
-    await vi.waitFor(() =>
-      expect(queryClient.getQueryState(trpc.post.byId.queryKey({ id: 'm' }))?.isInvalidated).toBe(true),
+    await until(
+      () => queryClient.getQueryState(trpc.post.byId.queryKey({ id: 'm' }))?.isInvalidated === true,
+      {
+        what: 'post.byId invalidated',
+      },
     );
     expect(queryClient.getQueryState(trpc.me.queryKey())?.isInvalidated).toBe(false);
   });

@@ -6,9 +6,9 @@
 import { environmentManager, MutationObserver, QueryClient } from '@tanstack/react-query';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { createCacheHints, mirrorServerTtl } from '@trpc-memory/client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startServer, type TestServer, TTL, uid } from './fixture.js';
-import { expectStaleAtExpiry, makeClient, sleep, timed } from './helpers.js';
+import { expectStaleAt, freezeTime, makeClient, T0 } from './helpers.js';
 
 let server: TestServer;
 
@@ -19,9 +19,13 @@ afterAll(() => {
   environmentManager.setIsServer(() => typeof window === 'undefined');
 });
 beforeEach(async () => {
+  freezeTime();
   server = await startServer();
 });
-afterEach(() => server.close());
+afterEach(async () => {
+  await server.close();
+  vi.useRealTimers();
+});
 
 function setup(keyPrefix?: string) {
   const hints = createCacheHints();
@@ -44,15 +48,14 @@ describe('queries of @trpc/tanstack-react-query', () => {
     it(`get the remaining server TTL as staleness${keyPrefix ? ' (with a key prefix)' : ''}`, async () => {
       const { queryClient, trpc } = setup(keyPrefix);
       const id = uid();
-      // An entry cached 200 ms before this client asks.
+      // An entry cached 20 s before this client asks.
       await server.appRouter.createCaller({ user: null }).post.byId({ id });
-      await sleep(200);
+      vi.setSystemTime(T0 + 20_000);
 
       const options = trpc.post.byId.queryOptions({ id });
-      const requestMs = await timed(() => queryClient.fetchQuery(options));
+      await queryClient.fetchQuery(options);
       expect(server.runs(`byId:${id}`)).toBe(1);
-      const expiry = server.resolvedAt(`byId:${id}`) + TTL.byId * 1000;
-      await expectStaleAtExpiry(queryClient, options, expiry, requestMs);
+      await expectStaleAt(T0 + TTL.byId * 1000, { queryClient, queryKey: options.queryKey });
       queryClient.clear();
     });
   }

@@ -1,6 +1,7 @@
 import type { HTTPBatchLinkOptions, Operation, OperationResultEnvelope, TRPCLink } from '@trpc/client';
 import type { AnyTRPCClientTypes, AnyTRPCRouter } from '@trpc/server';
 import type { Observable, Observer } from '@trpc/server/observable';
+import { now } from './clock.js';
 import { type CacheHints, defaultHints } from './hints.js';
 import {
   CACHE_HEADER,
@@ -87,7 +88,7 @@ function forgetBatchPosition(op: Operation): void {
  */
 export function cacheHintsHeaders(headers?: BatchHeadersOption): BatchHeadersFunction {
   return (opts) => {
-    const sentAt = Date.now();
+    const sentAt = now();
     opts.opList.forEach((op, index) => {
       const positions = batchPositions.get(op.context) ?? new Map<number, BatchPosition>();
       positions.set(op.id, { index, sentAt });
@@ -220,13 +221,13 @@ function recordResult(
     return;
   }
   if (!fromServer) return;
-  const now = Date.now();
+  const receivedAt = now();
   if (ttl !== undefined) {
     const ms = pickMilliseconds(ttl, index, hints);
     const source = pickSource(parseList(headers?.get(CACHE_HEADER)), index);
     // Counted from when the request left: the server's clock started no earlier.
     hints.record(op.path, op.input, {
-      receivedAt: now,
+      receivedAt,
       staleAt: ms === null ? null : sentAt + ms,
       source,
       exact: true,
@@ -235,8 +236,8 @@ function recordResult(
     const ms = pickMilliseconds(policy, index, hints);
     // Only an upper bound: a call answered from an entry cached earlier has less left.
     hints.record(op.path, op.input, {
-      receivedAt: now,
-      staleAt: ms === null ? null : now + ms,
+      receivedAt,
+      staleAt: ms === null ? null : receivedAt + ms,
       source: undefined,
       exact: false,
     });
@@ -271,7 +272,7 @@ export function cacheHintsLink<TRouter extends AnyTRPCRouter>(
   return () =>
     ({ op, next }) => {
       if (op.type === 'subscription') return next(op);
-      const startedAt = Date.now();
+      const startedAt = now();
       return tapNext(
         next(op),
         (envelope: OperationResultEnvelope<unknown, unknown>) => {

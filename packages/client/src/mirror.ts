@@ -1,5 +1,6 @@
 import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
 import { attachHints } from './cache-hint.js';
+import { now } from './clock.js';
 import { type CacheHints, defaultHints, type Listener } from './hints.js';
 import { hydrationHintOf, watchHydration } from './hydration.js';
 import { isPath, parseQueryKey } from './query-key.js';
@@ -104,7 +105,7 @@ function invalidateOnMutation(policy: CachePolicy | undefined): Listener<QueryCl
   return (client, notice) => {
     const reports = linkReports.get(client) ?? new Map<string, number>();
     linkReports.set(client, reports);
-    reports.set(notice.path, Date.now());
+    reports.set(notice.path, now());
     invalidatePaths(client, new Set(notice.invalidated ?? policy?.[notice.path]?.invalidates ?? []));
   };
 }
@@ -262,7 +263,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
         if (query.state.dataUpdatedAt !== dataUpdatedAt || query.state.isInvalidated) return;
         void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true, refetchType: 'none' });
       },
-      Math.max(0, until - Date.now()),
+      Math.max(0, until - now()),
     );
     timers.set(query, timer);
   };

@@ -9,6 +9,9 @@ export default defineConfig({
     // runtime never sees undici or node:* modules.
     'http/pool-undici': 'src/http/pool-undici.ts',
     'http/pool-fetch': 'src/http/pool-fetch.ts',
+    // Likewise "#key-hash": node:crypto's SHA-256 on Node, a plain-JavaScript one elsewhere.
+    'cache/key-hash-node': 'src/cache/key-hash-node.ts',
+    'cache/key-hash': 'src/cache/key-hash.ts',
   },
   format: ['esm'],
   dts: true,

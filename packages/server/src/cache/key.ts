@@ -1,5 +1,5 @@
+import { keyHash } from '#key-hash';
 import { TrpcMemoryError } from '../errors.js';
-import { sha256Base64url } from './sha256.js';
 
 /**
  * The key format: the one place that turns prefixes, namespaces, scopes, key
@@ -344,7 +344,7 @@ function canonicalArray(array: unknown[], depth: number): string {
 }
 
 /** The hash of long parts: SHA-256 in unpadded base64url (43 characters). */
-let hashPart: (text: string) => string = sha256Base64url;
+let hashPart: (text: string) => string = keyHash;
 
 /**
  * @internal Replaces the hash of long key parts with another SHA-256 in base64url

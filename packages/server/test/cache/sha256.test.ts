@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { keyHash as keyHashPortable } from '../../src/cache/key-hash.js';
+import { keyHash as keyHashNode } from '../../src/cache/key-hash-node.js';
 import { sha256, sha256Base64url } from '../../src/cache/sha256.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -72,5 +74,21 @@ describe('sha256', () => {
     expect(sha256Base64url('u\uD800')).not.toBe(sha256Base64url('u\uFFFD'));
     expect(sha256Base64url('u\uD800')).not.toBe(sha256Base64url('u\uDC00'));
     expect(sha256Base64url('\uD83D\uDE00')).toBe(createHash('sha256').update('😀').digest('base64url'));
+  });
+
+  it("property: Node's key hash (node:crypto) and the portable one give the same digest for any UTF-16 text", () => {
+    const units = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));
+    const text = fc.oneof(
+      fc.string({ unit: units, maxLength: 300 }),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+    );
+    fc.assert(
+      fc.property(text, (value) => {
+        expect(keyHashNode(value)).toBe(keyHashPortable(value));
+      }),
+      { numRuns: 3_000 },
+    );
+    // Lone surrogates never reach node:crypto, whose UTF-8 would turn them into U+FFFD.
+    expect(keyHashNode('u\uD800')).not.toBe(keyHashNode('u\uFFFD'));
   });
 });

@@ -12,8 +12,9 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { Cacheable } from 'cacheable';
 import superjson, { SuperJSON } from 'superjson';
 import { z } from 'zod';
-import { setKeyHash, stableKey, UnkeyableValueError } from '../../packages/server/src/cache/key.js';
+import { setKeyHash, stableKey } from '../../packages/server/src/cache/key.js';
 import { sha256Base64url } from '../../packages/server/src/cache/sha256.js';
+import { UnkeyableValueError } from '../../packages/server/src/errors.js';
 import { bestOf, fmt, opsPerSecond, payload, report } from './lib.js';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});

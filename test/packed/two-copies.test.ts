@@ -64,4 +64,13 @@ describe('copies of the built package in one process', () => {
     expect(seen.lateSeesInit).toBe(true);
     expect(seen.lateResolverRuns).toBe(1);
   });
+
+  it("tell each other's errors apart by kind, where instanceof cannot", () => {
+    expect(seen.errorAcross).toEqual({
+      instanceofOther: false,
+      recognised: true,
+      code: 'INVALID_OPTION',
+      plainError: false,
+    });
+  });
 });

@@ -8,7 +8,23 @@
 
 // --- errors
 
-export { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from './errors.js';
+export {
+  CacheNotInitializedError,
+  CodecError,
+  InvalidOptionError,
+  InvalidReturnError,
+  isTrpcMemoryError,
+  MissingDependencyError,
+  RedisBackendError,
+  ResilientClientClosedError,
+  RetryError,
+  TrpcMemoryError,
+  type TrpcMemoryErrorCode,
+  UnkeyableValueError,
+  UnknownProcedureError,
+  UnsupportedUseError,
+  UpstreamSchemaError,
+} from './errors.js';
 
 // --- cache core
 
@@ -23,8 +39,6 @@ export {
   createCache,
   type SetOptions,
 } from './cache/cache.js';
-export { CodecError } from './cache/codec.js';
-export { UnkeyableValueError } from './cache/key.js';
 export { CacheManager, clearCache, type InitCacheOptions, initCache } from './cache/manager.js';
 
 // --- memorize (middleware)
@@ -57,7 +71,6 @@ export { type DefaultRetryOptions, defaultRetry } from './resilience/default-ret
 export { isRetryableHttpError } from './resilience/http-errors.js';
 export {
   type RetryCondition,
-  RetryError,
   type Retrying,
   type RetryOptions,
   type RetryState,
@@ -96,14 +109,12 @@ export {
   type QueryValue,
   type RequestOptions,
   ResilientClient,
-  ResilientClientClosedError,
   type ResilientClientOptions,
 } from './http/resilient-client.js';
-export {
-  type InferSchemaOutput,
-  type StandardIssue,
-  type StandardResult,
-  type StandardSchema,
-  UpstreamSchemaError,
+export type {
+  InferSchemaOutput,
+  StandardIssue,
+  StandardResult,
+  StandardSchema,
 } from './http/schema.js';
 export { trpcCodeForUpstreamStatus } from './http/upstream-error.js';

@@ -18,7 +18,8 @@ export {
   type IoredisClient,
   type NodeRedisClient,
   RedisBackend,
-  RedisBackendError,
   type RedisBackendOptions,
   type RedisClient,
 } from './backends/redis.js';
+// Also exported from the main entry, with every other error class.
+export { RedisBackendError } from './errors.js';

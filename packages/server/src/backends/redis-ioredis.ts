@@ -11,7 +11,7 @@
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { TrpcMemoryError } from '../errors.js';
+import { MissingDependencyError } from '../errors.js';
 import type { IoredisClient } from './redis-clients.js';
 import {
   type ConnectionEvents,
@@ -53,7 +53,7 @@ function loadIoredis(): typeof import('ioredis') {
     return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   } catch (error) {
     if ((error as { code?: unknown }).code === 'MODULE_NOT_FOUND') {
-      throw new TrpcMemoryError(INSTALL_IOREDIS, { cause: error });
+      throw new MissingDependencyError(INSTALL_IOREDIS, { cause: error });
     }
     throw error;
   }

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { InvalidOptionError, RedisBackendError } from '../errors.js';
 import { clientKind, type IoredisClient, type NodeRedisClient, type RedisClient } from './redis-clients.js';
 import {
   type ConnectionEvents,
@@ -15,37 +15,6 @@ import type { CacheBackend } from './types.js';
 
 export type { IoredisClient, NodeRedisClient, RedisClient } from './redis-clients.js';
 export type { RedisBackendOptions } from './redis-options.js';
-
-/**
- * Why a Redis command was not attempted or did not finish. Reported through the
- * cache's `onError` hook; reads and writes become misses, `clear()` rejects.
- *
- * @example
- * ```ts
- * createCache(backend, {
- *   onError: ({ error }) => {
- *     if (error instanceof RedisBackendError && error.reason === 'timeout') metrics.increment('redis.timeout');
- *   },
- * });
- * ```
- */
-export class RedisBackendError extends TrpcMemoryError {
-  override name = 'RedisBackendError';
-  constructor(
-    /**
-     * `'timeout'`: no reply within `commandTimeout`; `'unavailable'`: the client
-     * is not connected (or cooling down after a timeout), nothing was sent;
-     * `'disconnected'`: the connection dropped while the command was in flight
-     * (it may or may not have been applied; it is never sent again);
-     * `'closed'`: the backend or its client was closed.
-     */
-    readonly reason: 'timeout' | 'unavailable' | 'disconnected' | 'closed',
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
 
 const WHERE = 'new RedisBackend()';
 const CLIENTS = 'an ioredis Redis or Cluster, a node-redis v5 client or cluster, or a redis:// URL';

@@ -1,4 +1,4 @@
-import { TrpcMemoryError } from '../errors.js';
+import { CodecError } from '../errors.js';
 
 /**
  * The one codec both backends share. An entry is stored as a single string:
@@ -34,21 +34,6 @@ export interface DecodedEntry {
   value: unknown;
   /** Absolute expiry in epoch milliseconds, or `undefined` for no expiry. */
   expiresAt: number | undefined;
-}
-
-/**
- * A value that cannot be cached (a function, a symbol, a class instance, a
- * circular structure) or a stored entry that cannot be read back.
- *
- * @example
- * ```ts
- * await cache.set('k', new Foo()).catch((error) => {
- *   if (error instanceof CodecError) console.warn(error.message); // names Foo
- * });
- * ```
- */
-export class CodecError extends TrpcMemoryError {
-  override name = 'CodecError';
 }
 
 const objectProto = Object.prototype;

@@ -1,5 +1,5 @@
 import { keyHash } from '#key-hash';
-import { TrpcMemoryError } from '../errors.js';
+import { UnkeyableValueError } from '../errors.js';
 
 /**
  * The key format: the one place that turns prefixes, namespaces, scopes, key
@@ -52,37 +52,6 @@ export const KEY_LIMITS = {
   /** Characters of the canonical form. */
   size: 65_536,
 } as const;
-
-/**
- * An input (or `memorizeFn` argument) that cannot be keyed: a function, a symbol,
- * an object the key cannot represent faithfully (a class instance, `Error`, a
- * boxed primitive, symbol-keyed or non-enumerable properties, array holes), or one
- * past the limits of key building (too many values, too deep or cyclic, too
- * large). `memorize` and `memorizeFn` then run the call without the cache and
- * report this error through the cache's `onError` hook (`operation: 'key'`).
- *
- * @example
- * ```ts
- * createCache(backend, {
- *   onError: ({ operation, error }) => {
- *     if (operation === 'key' && error instanceof UnkeyableValueError) metrics.increment(`uncached.${error.reason}`);
- *   },
- * });
- * ```
- */
-export class UnkeyableValueError extends TrpcMemoryError {
-  override name = 'UnkeyableValueError';
-  constructor(
-    /**
-     * `'type'`: a value the key cannot represent faithfully; `'nodes'`, `'depth'`,
-     * `'size'`: past that limit of key building.
-     */
-    readonly reason: 'type' | 'nodes' | 'depth' | 'size',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function unkeyable(what: string): UnkeyableValueError {
   return new UnkeyableValueError(

@@ -1,7 +1,12 @@
 import { MemoryBackend } from '../backends/memory.js';
 import type { RedisBackendOptions } from '../backends/redis-options.js';
 import type { CacheBackend } from '../backends/types.js';
-import { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import {
+  CacheNotInitializedError,
+  InvalidOptionError,
+  MissingDependencyError,
+  UnsupportedUseError,
+} from '../errors.js';
 import { Cache, type CacheOptions, type ClearOptions, checkCacheOptions, type SetOptions } from './cache.js';
 
 /** What `init`/`initCache` set up: the one state every copy of the library shares. */
@@ -205,8 +210,8 @@ export async function initCache(options: InitCacheOptions = {}): Promise<Cache> 
         /* webpackIgnore: true */ /* turbopackIgnore: true */ /* @vite-ignore */ REDIS_ENTRY
       );
     } catch (error) {
-      if (isMissingIoredis(error)) throw new TrpcMemoryError(INSTALL_IOREDIS, { cause: error });
-      throw new TrpcMemoryError(
+      if (isMissingIoredis(error)) throw new MissingDependencyError(INSTALL_IOREDIS, { cause: error });
+      throw new UnsupportedUseError(
         `initCache({ backend: 'redis' }) could not load ${REDIS_ENTRY}: the Redis backend runs on Node only (on edge and worker runtimes use the memory backend); in a bundled Node app, call CacheManager.init(new RedisBackend(url)) with RedisBackend imported from ${REDIS_ENTRY}.`,
         { cause: error },
       );

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { InvalidOptionError, UnsupportedUseError } from '../errors.js';
 
 /**
  * Options of {@link lru}.
@@ -151,7 +151,7 @@ export function lruWrapper(where: string, options: LruOptions): LruWrapper {
     context?: ClassMethodDecoratorContext,
   ): Memoized<F> {
     if (context !== undefined && context.kind !== 'method') {
-      throw new TrpcMemoryError(`${where} decorates methods only, not a ${String(context.kind)}`);
+      throw new UnsupportedUseError(`${where} decorates methods only, not a ${String(context.kind)}`);
     }
     if (typeof fn !== 'function') {
       throw new InvalidOptionError(where, 'fn', fn, 'a function or a class method to memoize');

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import ky, { type KyInstance, type Options as KyOptions } from 'ky';
 import { transport } from '#http-pool';
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { InvalidOptionError, ResilientClientClosedError } from '../errors.js';
 import { type DefaultRetryOptions, defaultRetryPolicy } from '../resilience/default-retry.js';
 import { type RetryPolicy, runWithRetry } from '../resilience/retry.js';
 import type { ConnectionPool } from './pool.js';
@@ -118,24 +118,6 @@ export interface RequestOptions {
 export interface GetJsonOptions<S extends StandardSchema | undefined = undefined> extends RequestOptions {
   /** Validates (and types) the body; a mismatch is a `BAD_GATEWAY` naming the failing fields. */
   schema?: S;
-}
-
-/**
- * The client was used after `close()` (and not started again).
- *
- * @example
- * ```ts
- * await upstream.close();
- * await upstream.getRaw('x'); // ResilientClientClosedError
- * ```
- */
-export class ResilientClientClosedError extends TrpcMemoryError {
-  override name = 'ResilientClientClosedError';
-  constructor(baseUrl: string) {
-    super(
-      `ResilientClient${baseUrl ? ` (${baseUrl})` : ''} was closed: call start() again before making requests, or keep it open until shutdown.`,
-    );
-  }
 }
 
 /** `defaultRetry`'s option names as this constructor spells them. */

@@ -1,4 +1,4 @@
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { InvalidOptionError, UpstreamSchemaError } from '../errors.js';
 
 /**
  * The part of the Standard Schema interface (standardschema.dev) that
@@ -64,33 +64,6 @@ function formatPath(path: StandardIssue['path']): string {
     .join('.');
 }
 
-/**
- * Upstream data did not match the schema given to `getJson`. The message names
- * each failing field; `issues` holds the schema library's own report.
- *
- * @example
- * ```ts
- * catch (error) {
- *   if (error instanceof TRPCError && error.cause instanceof UpstreamSchemaError) log(error.cause.issues);
- * }
- * ```
- */
-export class UpstreamSchemaError extends TrpcMemoryError {
-  override name = 'UpstreamSchemaError';
-  /** The failing fields as dotted paths, e.g. `['id', 'tags.0']`. */
-  readonly fields: string[];
-
-  constructor(
-    readonly issues: readonly StandardIssue[],
-    what: string,
-  ) {
-    const fields = issues.map((issue) => formatPath(issue.path));
-    const details = issues.map((issue, i) => `${fields[i]}: ${issue.message}`).join('; ');
-    super(`${what} does not match the schema: ${details}`);
-    this.fields = fields;
-  }
-}
-
 function isStandardSchema(value: unknown): value is StandardSchema {
   const props = (value as { '~standard'?: { validate?: unknown } } | null)?.['~standard'];
   return typeof props?.validate === 'function';
@@ -103,7 +76,12 @@ export async function validateWithSchema<S extends StandardSchema>(
   what: string,
 ): Promise<InferSchemaOutput<S>> {
   const result = await schema['~standard'].validate(value);
-  if (result.issues !== undefined) throw new UpstreamSchemaError(result.issues, what);
+  if (result.issues !== undefined)
+    throw new UpstreamSchemaError(
+      result.issues,
+      result.issues.map((issue) => formatPath(issue.path)),
+      what,
+    );
   return result.value as InferSchemaOutput<S>;
 }
 

@@ -1,11 +1,11 @@
 import { type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
+import { UpstreamSchemaError } from '../errors.js';
 import {
   httpErrorResponse,
   isAbortError,
   isNetworkError,
   isTimeoutError,
 } from '../resilience/http-errors.js';
-import { UpstreamSchemaError } from './schema.js';
 
 /** tRPC's codes by the HTTP status tRPC answers with (from `@trpc/server`'s own table). */
 const CODE_BY_CLIENT_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {

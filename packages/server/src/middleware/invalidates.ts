@@ -1,7 +1,7 @@
 import type { AnyTRPCRouter, TRPCProcedureType } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { CacheManager } from '../cache/manager.js';
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { InvalidOptionError, UnknownProcedureError, UnsupportedUseError } from '../errors.js';
 import { reportInvalidated } from './call-channel.js';
 import { assertKnownOptions } from './memorize-options.js';
 import { INVALIDATES_TAG, type InvalidatesTag, memorizeTagOf, proceduresOf } from './procedure-tags.js';
@@ -166,7 +166,7 @@ export function invalidates<TContext = object, TInput = unknown>(
     const procedure = proceduresOf(router())[path];
     if (procedure === undefined && strict) {
       const known = Object.keys(proceduresOf(router())).slice(0, 5);
-      throw new TrpcMemoryError(
+      throw new UnknownProcedureError(
         `invalidates(): "${path}" is not a procedure of the router given as "router"; expected one of its paths, such as ${known.map((p) => `'${p}'`).join(', ')}`,
       );
     }
@@ -194,7 +194,7 @@ export function invalidates<TContext = object, TInput = unknown>(
 
   async function invalidatesMiddleware(opts: CallOptions) {
     if (opts.type !== 'mutation') {
-      throw new TrpcMemoryError(
+      throw new UnsupportedUseError(
         `invalidates() runs after mutations, but "${opts.path}" is a ${opts.type}: use it on the mutation that changes the data.`,
       );
     }

@@ -1,9 +1,9 @@
 import { assertExpire, type Cache } from '../cache/cache.js';
-import { namespacePart, stableKey, UnkeyableValueError, userKeySegment } from '../cache/key.js';
+import { namespacePart, stableKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { InvalidOptionError, InvalidReturnError, UnkeyableValueError } from '../errors.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 
 /**
@@ -118,7 +118,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       } else {
         const given = key(...args);
         if (typeof given !== 'string') {
-          throw new TrpcMemoryError(
+          throw new InvalidReturnError(
             `memorizeFn(): the "key" function of "${name}" must return a string, got ${typeof given}`,
           );
         }

@@ -1,18 +1,16 @@
 import type { TRPCProcedureType } from '@trpc/server';
 import { assertExpire, type Cache } from '../cache/cache.js';
-import {
-  namespacePart,
-  rawInputKey,
-  scopeSegment,
-  stableKey,
-  UnkeyableValueError,
-  userKeySegment,
-} from '../cache/key.js';
-import { CacheManager } from '../cache/manager.js';
 import type { DecodedEntry } from '../cache/codec.js';
+import { namespacePart, rawInputKey, scopeSegment, stableKey, userKeySegment } from '../cache/key.js';
+import { CacheManager } from '../cache/manager.js';
 import { type Computed, computeThrough } from '../cache/read-through.js';
 import { singleFlight } from '../cache/single-flight.js';
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import {
+  InvalidOptionError,
+  InvalidReturnError,
+  UnkeyableValueError,
+  UnsupportedUseError,
+} from '../errors.js';
 import { reportMemorized } from './call-channel.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 import { MEMORIZE_TAG, type MemorizeTag } from './procedure-tags.js';
@@ -378,15 +376,15 @@ function reportUnkeyable(cache: Cache, path: string, error: UnkeyableValueError)
   );
 }
 
-function notAQuery(path: string, type: string): TrpcMemoryError {
-  return new TrpcMemoryError(
+function notAQuery(path: string, type: string): UnsupportedUseError {
+  return new UnsupportedUseError(
     `memorize() only memorizes queries, but "${path}" is a ${type}: remove memorize() from it (to drop cached query results after a mutation, clear them with clearCache({ namespace })).`,
   );
 }
 
-function badReturn(option: 'scope' | 'key', path: string, value: unknown): TrpcMemoryError {
+function badReturn(option: 'scope' | 'key', path: string, value: unknown): InvalidReturnError {
   const allowed = option === 'scope' ? 'a string, or null to skip the cache' : 'a string';
-  return new TrpcMemoryError(
+  return new InvalidReturnError(
     `memorize(): the "${option}" function of "${path}" must return ${allowed}, got ${typeof value}`,
   );
 }

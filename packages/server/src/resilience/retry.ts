@@ -1,4 +1,4 @@
-import { InvalidOptionError, TrpcMemoryError } from '../errors.js';
+import { InvalidOptionError, RetryError, UnsupportedUseError } from '../errors.js';
 
 /**
  * What the strategies of {@link retry} see after an attempt failed.
@@ -115,30 +115,6 @@ export type Retrying<F extends (...args: never[]) => unknown> = (
   ...args: Parameters<F>
 ) => Promise<Awaited<ReturnType<F>>>;
 
-/**
- * Thrown by {@link retry} with `reraise: false` when `stop` ends the loop.
- * `cause` is the last error; `attempts` is how many calls were made.
- *
- * @example
- * ```ts
- * try { await fetchReport(); } catch (error) {
- *   if (error instanceof RetryError) console.warn(`gave up after ${error.attempts}`, error.cause);
- * }
- * ```
- */
-export class RetryError extends TrpcMemoryError {
-  override name = 'RetryError';
-  /** How many attempts were made (all failed). */
-  readonly attempts: number;
-  declare readonly cause: unknown;
-
-  constructor(attempts: number, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`Gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}`, { cause });
-    this.attempts = attempts;
-  }
-}
-
 /** The longest delay setTimeout honours; longer ones would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -246,7 +222,7 @@ export function retryWrapper(where: string, policy: RetryPolicy): RetryWrapper {
     context?: ClassMethodDecoratorContext,
   ): Retrying<F> {
     if (context !== undefined && context.kind !== 'method') {
-      throw new TrpcMemoryError(`${where} decorates methods only, not a ${String(context.kind)}`);
+      throw new UnsupportedUseError(`${where} decorates methods only, not a ${String(context.kind)}`);
     }
     if (typeof fn !== 'function') {
       throw new InvalidOptionError(where, 'fn', fn, 'a function or a class method to wrap');

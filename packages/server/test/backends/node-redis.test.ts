@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
+import { RedisBackend } from '../../src/backends/redis.js';
 import { clientKind, type RedisClient } from '../../src/backends/redis-clients.js';
 import { createCache } from '../../src/cache/cache.js';
-import { InvalidOptionError } from '../../src/errors.js';
+import { InvalidOptionError, RedisBackendError } from '../../src/errors.js';
 import { closedPort, patient } from '../helpers/redis-server.js';
 import { backendSuite } from './backend-suite.js';
 

@@ -9,8 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
+import { RedisBackend } from '../../src/backends/redis.js';
 import type { RedisClient } from '../../src/backends/redis-clients.js';
+import { RedisBackendError } from '../../src/errors.js';
 import { killNow, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
 
 interface Subject {

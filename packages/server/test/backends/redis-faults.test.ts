@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
+import { RedisBackend } from '../../src/backends/redis.js';
 import type { RedisClient } from '../../src/backends/redis-clients.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { RedisBackendError } from '../../src/errors.js';
 import { killNow, type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
 
 /** What the app does with its own client while the backend shares it. */

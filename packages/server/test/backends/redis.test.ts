@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RedisBackend, RedisBackendError } from '../../src/backends/redis.js';
+import { RedisBackend } from '../../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
-import { CodecError } from '../../src/cache/codec.js';
-import { InvalidOptionError } from '../../src/errors.js';
+import { CodecError, InvalidOptionError, RedisBackendError } from '../../src/errors.js';
 import {
   closedPort,
   patient,

@@ -2,9 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import type { CacheBackend } from '../../src/backends/types.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
-import { CodecError } from '../../src/cache/codec.js';
 import { CacheManager, clearCache, initCache } from '../../src/cache/manager.js';
-import { CacheNotInitializedError, InvalidOptionError, TrpcMemoryError } from '../../src/errors.js';
+import {
+  CacheNotInitializedError,
+  CodecError,
+  InvalidOptionError,
+  TrpcMemoryError,
+} from '../../src/errors.js';
 
 /** A user-written backend (the interface is public) whose store can be switched off. */
 class SwitchableBackend implements CacheBackend {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CodecError, decodeEntry, encodeEntry } from '../../src/cache/codec.js';
+import { decodeEntry, encodeEntry } from '../../src/cache/codec.js';
+import { CodecError } from '../../src/errors.js';
 
 const roundTrip = (value: unknown) => decodeEntry(encodeEntry(value, undefined)).value;
 

@@ -11,9 +11,9 @@ import {
   rawInputKey,
   scopeSegment,
   stableKey,
-  UnkeyableValueError,
   userKeySegment,
 } from '../../src/cache/key.js';
+import { UnkeyableValueError } from '../../src/errors.js';
 import { anyString, reordered, sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
 
 /** The reason `stableKey(value)` refuses it, or `undefined` when it keys it. */

@@ -1,6 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/cache/codec.js';
-import { decodeEntryMemoized } from '../src/cache/decode-memo.js';
+import { DecodeMemo } from '../src/cache/decode-memo.js';
+
+const memo = new DecodeMemo();
+const decodeEntryMemoized = (key: string, raw: string) => memo.decode(key, raw);
 
 describe('decodeEntryMemoized (the hit path of Cache.read)', () => {
   it('answers exactly what decodeEntry answers, as a fresh copy every time', () => {
@@ -43,5 +47,30 @@ describe('decodeEntryMemoized (the hit path of Cache.read)', () => {
   it('throws what decodeEntry throws for a corrupt entry', () => {
     expect(() => decodeEntryMemoized('k5', 'garbage')).toThrow(/corrupt/);
     expect(() => decodeEntryMemoized('k5', '|J{not json')).toThrow(/corrupt/);
+  });
+
+  it('property: a kept form copies out exactly what JSON.parse gives, and every copy is its own', () => {
+    const local = new DecodeMemo();
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const raw = encodeEntry(value, undefined);
+        const parsed = decodeEntry(raw).value;
+        const first = local.decode('p', raw).value;
+        const second = local.decode('p', raw).value;
+        expect(first).toStrictEqual(parsed);
+        expect(second).toStrictEqual(parsed);
+        if (typeof second === 'object' && second !== null) expect(second).not.toBe(first);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('is bounded in entries, and clear() forgets every kept form', () => {
+    const local = new DecodeMemo();
+    for (let i = 0; i < 1_500; i++) local.decode(`k${i}`, encodeEntry({ i }, undefined));
+    expect(local.size).toBe(1_000);
+    local.clear();
+    expect(local.size).toBe(0);
+    expect(local.decode('k1', encodeEntry({ i: 1 }, undefined)).value).toEqual({ i: 1 });
   });
 });

@@ -1,7 +1,7 @@
 import type { CacheBackend } from '../backends/types.js';
 import { InvalidOptionError } from '../errors.js';
 import { type DecodedEntry, encodeEntry } from './codec.js';
-import { decodeEntryMemoized } from './decode-memo.js';
+import { DecodeMemo } from './decode-memo.js';
 import { namespacePart, plainKeyPart, prefixPart, userKeySegment } from './key.js';
 
 /**
@@ -165,6 +165,8 @@ export class Cache {
   readonly prefix: string;
   readonly expire: number | undefined;
   readonly #onError: (event: CacheErrorEvent) => void;
+  /** Decoded forms of recently read entries (the hit path); emptied by `clear()`. */
+  readonly #memo = new DecodeMemo();
   /** `${prefix}:` as it is in the backend (escaped, see the key module). */
   readonly #head: string;
 
@@ -229,6 +231,9 @@ export class Cache {
     let target: string;
     if (namespace === undefined) target = this.#full(key === undefined ? '' : plainKeyPart(key));
     else target = this.#full(`${namespacePart(namespace)}:${key === undefined ? '' : userKeySegment(key)}`);
+    // The memo only ever serves a string equal to the one stored, so emptying it is
+    // not needed for correctness: it lets go of what was cleared.
+    this.#memo.clear();
     try {
       if (key !== undefined) await this.backend.delete(target);
       else await this.backend.deleteByPrefix(target);
@@ -308,7 +313,7 @@ export class Cache {
 
   #decode(full: string, raw: string): DecodedEntry | undefined {
     try {
-      return decodeEntryMemoized(full, raw);
+      return this.#memo.decode(full, raw);
     } catch (error) {
       this.report('decode', full, error);
       return undefined;

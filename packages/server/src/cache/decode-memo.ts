@@ -51,40 +51,57 @@ class ArrayTemplate {
   ) {}
 }
 
-const kept = new Map<string, Kept>();
-let keptChars = 0;
-
 /** Not plain JSON: the entry is decoded every time. */
 const TYPED = Symbol('typed');
 
-/** Decodes `raw` (stored under `fullKey`); same result and errors as {@link decodeEntry}. */
-export function decodeEntryMemoized(fullKey: string, raw: string): DecodedEntry {
-  const known = kept.get(fullKey);
-  if (known !== undefined && known.raw === raw) {
-    return { value: copyOut(known.template), expiresAt: known.expiresAt };
-  }
-  const entry = decodeEntry(raw);
-  if (known !== undefined) forget(fullKey, known);
-  if (raw.length <= MAX_ENTRY_CHARS) {
-    const template = copyIn(entry.value);
-    if (template !== TYPED) keep(fullKey, { raw, template, expiresAt: entry.expiresAt });
-  }
-  return entry;
-}
+/**
+ * @internal One cache's kept decoded forms (each `Cache` owns one, and its
+ * `clear()` empties it): bounded in entries and characters, oldest out first.
+ */
+export class DecodeMemo {
+  readonly #kept = new Map<string, Kept>();
+  #chars = 0;
 
-function keep(fullKey: string, entry: Kept): void {
-  kept.set(fullKey, entry);
-  keptChars += entry.raw.length;
-  while (kept.size > MAX_ENTRIES || keptChars > MAX_CHARS) {
-    const oldest = kept.entries().next().value;
-    if (oldest === undefined) break;
-    forget(oldest[0], oldest[1]);
+  /** Decodes `raw` (stored under `fullKey`); same result and errors as {@link decodeEntry}. */
+  decode(fullKey: string, raw: string): DecodedEntry {
+    const known = this.#kept.get(fullKey);
+    if (known !== undefined && known.raw === raw) {
+      return { value: copyOut(known.template), expiresAt: known.expiresAt };
+    }
+    const entry = decodeEntry(raw);
+    if (known !== undefined) this.#forget(fullKey, known);
+    if (raw.length <= MAX_ENTRY_CHARS) {
+      const template = copyIn(entry.value);
+      if (template !== TYPED) this.#keep(fullKey, { raw, template, expiresAt: entry.expiresAt });
+    }
+    return entry;
   }
-}
 
-function forget(fullKey: string, entry: Kept): void {
-  kept.delete(fullKey);
-  keptChars -= entry.raw.length;
+  /** How many decoded forms are kept (for tests). */
+  get size(): number {
+    return this.#kept.size;
+  }
+
+  /** Forgets every kept form. */
+  clear(): void {
+    this.#kept.clear();
+    this.#chars = 0;
+  }
+
+  #keep(fullKey: string, entry: Kept): void {
+    this.#kept.set(fullKey, entry);
+    this.#chars += entry.raw.length;
+    while (this.#kept.size > MAX_ENTRIES || this.#chars > MAX_CHARS) {
+      const oldest = this.#kept.entries().next().value;
+      if (oldest === undefined) break;
+      this.#forget(oldest[0], oldest[1]);
+    }
+  }
+
+  #forget(fullKey: string, entry: Kept): void {
+    this.#kept.delete(fullKey);
+    this.#chars -= entry.raw.length;
+  }
 }
 
 /**

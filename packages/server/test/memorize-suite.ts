@@ -14,9 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { CacheBackend } from '../src/backends/types.js';
 import { type Cache, createCache } from '../src/cache/cache.js';
-import { readCallFacts } from '../src/middleware/call-channel.js';
+import { readCallFacts, readCallFactsFromNowOn } from '../src/middleware/call-channel.js';
 import { memorize } from '../src/middleware/memorize.js';
 import { MEMORIZE_TAG } from '../src/middleware/procedure-tags.js';
+
+// These tests read the per-call channel directly, as a cacheHeaders() does.
+readCallFactsFromNowOn();
 
 export interface SuiteBackend {
   backend: CacheBackend;

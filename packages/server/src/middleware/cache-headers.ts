@@ -1,6 +1,6 @@
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { ResponseMeta, ResponseMetaFn, TRPCRequestInfo } from '@trpc/server/http';
-import { readCallFacts } from './call-channel.js';
+import { readCallFacts, readCallFactsFromNowOn } from './call-channel.js';
 import {
   CACHE_HEADER,
   formatList,
@@ -171,6 +171,7 @@ function mergeHeaders(ours: Headers, app: ResponseMeta['headers']): Headers {
 export function cacheHeaders<TRouter extends AnyTRPCRouter>(
   responseMeta?: ResponseMetaFn<TRouter>,
 ): ResponseMetaFn<TRouter> {
+  readCallFactsFromNowOn();
   return (opts) => {
     const { info } = opts;
     const ours =

@@ -62,6 +62,19 @@ interface CallIdentity {
 const memorizedBy = new WeakMap<object, CallReport>();
 const invalidatedBy = new WeakMap<object, readonly string[]>();
 
+/**
+ * Whether anything reads the per-call facts of HTTP calls: set once a
+ * `cacheHeaders()` exists. Until then a hit skips the WeakMap insert, which keyed by
+ * a fresh function per call costs the hit path (and the GC) more than the rest of
+ * the report.
+ */
+let readers = false;
+
+/** `cacheHeaders()` announces that it reads the facts of every call from now on. @internal */
+export function readCallFactsFromNowOn(): void {
+  readers = true;
+}
+
 /** One in-process call, as {@link runInProcess} collects it. @internal */
 export interface InProcessCall {
   /** The procedure path the call was made for. */
@@ -123,7 +136,7 @@ export function runInProcess<T>(path: string, fn: () => T): { result: T; call: I
 
 /** `memorize` reports what it did for a call. @internal */
 export function reportMemorized(call: CallIdentity, report: CallReport): void {
-  memorizedBy.set(call.getRawInput, report);
+  if (readers) memorizedBy.set(call.getRawInput, report);
   const scope = sharedStorage(false)?.getStore();
   // A resolver may call other procedures in-process; only a report of the scope's own
   // procedure describes its data. Should one procedure call itself, keep the entry
@@ -140,7 +153,7 @@ function expiresFirst(a: CallReport, b: CallReport): boolean {
 
 /** `invalidates` reports the paths a successful mutation dropped. @internal */
 export function reportInvalidated(call: CallIdentity, paths: readonly string[]): void {
-  invalidatedBy.set(call.getRawInput, paths);
+  if (readers) invalidatedBy.set(call.getRawInput, paths);
 }
 
 /** What the call identified by `getRawInput` (`info.calls[i].getRawInput`) reported. @internal */

@@ -1,8 +1,7 @@
 import { assertExpire, type Cache } from '../cache/cache.js';
 import { namespacePart, stableKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
-import { type Computed, computeThrough } from '../cache/read-through.js';
-import { singleFlight } from '../cache/single-flight.js';
+import { createMemoizer } from '../cache/memoizer.js';
 import { InvalidOptionError, InvalidReturnError, UnkeyableValueError } from '../errors.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 
@@ -95,7 +94,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       );
     }
     const prefix = `${namespacePart(name)}:`;
-    const flight = singleFlight<Computed>();
+    const memoizer = createMemoizer();
 
     async function memorized(this: unknown, ...args: TFnArgs): Promise<TResult> {
       const cache = givenCache ?? CacheManager.instance;
@@ -126,11 +125,11 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       }
       const entryKey = prefix + callPart;
 
-      const entry = await cache.read(entryKey);
-      if (entry !== undefined) return entry.value as TResult;
-      const { data } = await computeThrough(cache, flight, entryKey, expire ?? cache.expire, () =>
-        fn.apply(this, args),
-      );
+      const { data } = await memoizer.memoize(cache, {
+        key: entryKey,
+        ttl: expire ?? cache.expire,
+        compute: () => fn.apply(this, args),
+      });
       return data as TResult;
     }
     // The wrapper reads as the function it wraps in stack traces and logs.

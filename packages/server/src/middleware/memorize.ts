@@ -1,10 +1,8 @@
 import type { TRPCProcedureType } from '@trpc/server';
 import { assertExpire, type Cache } from '../cache/cache.js';
-import type { DecodedEntry } from '../cache/codec.js';
 import { namespacePart, rawInputKey, scopeSegment, stableKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
-import { type Computed, computeThrough } from '../cache/read-through.js';
-import { singleFlight } from '../cache/single-flight.js';
+import { createMemoizer, type MemoEntry, type Memoizer } from '../cache/memoizer.js';
 import {
   InvalidOptionError,
   InvalidReturnError,
@@ -179,7 +177,7 @@ export function memorize<TContext = object>(
   const scopeOf = scope === 'public' ? undefined : scope;
   const visibility = scopeOf === undefined ? 'public' : 'private';
   const namespaceHead = namespace === undefined ? undefined : `${namespacePart(namespace)}:`;
-  const flight = singleFlight<Computed>();
+  const memoizer = createMemoizer();
   /**
    * Per procedure path, what the default key may be built from: `'validated'` when
    * nothing after memorize reads the raw input (memorize stands after the last
@@ -230,12 +228,12 @@ export function memorize<TContext = object>(
     const entryKey = head + callPart;
     const ttl = expire ?? cache.expire;
 
-    let entry = await cache.read(entryKey);
+    let entry = await memoizer.read(cache, entryKey);
     if (entry === undefined && kind === undefined && key === undefined) {
       // Not learned here yet, but maybe elsewhere: another copy of this router (a
       // second bundle, another process on the same Redis, the last deploy) that
       // found the validated input keys this procedure stored the entry under it.
-      entry = await readValidated(cache, head, opts.input);
+      entry = await readValidated(memoizer, cache, head, opts.input);
     }
     if (entry !== undefined) {
       reportMemorized(opts, {
@@ -314,20 +312,18 @@ export function memorize<TContext = object>(
     // the flight cannot give the resolver a signal shared by every waiting call. It lets
     // a call that aborts stop waiting at once, and when the resolver then fails, a call
     // still waiting runs it again with its own signal (see singleFlight).
-    const { data, source, stored, expiresAt } = await computeThrough(
-      cache,
-      flight,
-      entryKey,
+    const { data, source, stored, expiresAt } = await memoizer.computeThrough(cache, {
+      key: entryKey,
       ttl,
-      async () => {
+      compute: async () => {
         const result = await (observed === undefined ? opts.next() : opts.next({ getRawInput: observed }));
         if (readRaw) inputKinds.set(opts.path, 'raw');
         if (!result.ok) throw result.error;
         return result.data;
       },
-      opts.signal,
+      signal: opts.signal,
       storeKeyOf,
-    );
+    });
     reportMemorized(opts, { source, stored, expiresAt, visibility, expire: ttl });
     return { ok: true, data, marker } as StepResult;
   }
@@ -344,14 +340,19 @@ export function memorize<TContext = object>(
 }
 
 /** The entry under the validated-input key, when that key can be built. */
-function readValidated(cache: Cache, head: string, input: unknown): Promise<DecodedEntry | undefined> {
+function readValidated(
+  memoizer: Memoizer,
+  cache: Cache,
+  head: string,
+  input: unknown,
+): Promise<MemoEntry | undefined> {
   let callPart: string;
   try {
     callPart = stableKey(input);
   } catch {
     return Promise.resolve(undefined);
   }
-  return cache.read(head + callPart);
+  return memoizer.read(cache, head + callPart);
 }
 
 /** Resolves with `promise`, or rejects with the abort reason as soon as `signal` aborts. */

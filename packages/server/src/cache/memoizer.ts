@@ -1,0 +1,196 @@
+/**
+ * The memoizer core: the one place that turns "a key and a way to compute its
+ * value" into a cached answer, for `memorize` (tRPC middleware) and `memorizeFn`
+ * (plain functions). Those two only adapt: they parse their options, build the
+ * entry key (through the key module), and `memorize` reports each call to the
+ * response and learns which input keys a procedure. Everything below the key is
+ * here.
+ *
+ * The flow of one call:
+ *
+ * 1. **Read** ({@link Memoizer.read}): the entry under the key, decoded into a copy
+ *    of its own for this call (the cache's decode memo makes that copy cheap), or
+ *    `undefined` when absent, expired or unreadable. This is the hit path: one
+ *    backend read, no allocation beyond the copy, no extra promise tick when the
+ *    backend answers synchronously.
+ * 2. **Compute through** ({@link Memoizer.computeThrough}), on a miss: the call
+ *    joins the key's *flight* ({@link Flight}), so concurrent misses of one key run
+ *    `compute` once. The computation reads once more (another flight may have
+ *    stored the entry since the caller's read), runs `compute`, and **stores** the
+ *    result for the call's `ttl` (under `storeKeyOf()` when given: memorize decides
+ *    only after running whether its key was a safe one).
+ * 3. **Per-call copy**: the call whose `compute` ran gets compute's own object;
+ *    every call that waited decodes its own copy from the stored entry, so what
+ *    one caller mutates no other sees (a value the cache cannot encode is shared
+ *    as is). A waiting call counts as a hit once the entry is stored.
+ *
+ * {@link Memoizer.memoize} is read then compute-through, for callers with
+ * nothing to do in between (`memorizeFn`); `memorize` calls the two steps itself.
+ *
+ * Where later capabilities plug in:
+ * - **Per-entry policy** that does not depend on the call (grace windows such as
+ *   stale-while-revalidate / stale-if-error, tags computed from the result, a
+ *   by-reference hit mode) belongs in {@link MemoizerOptions}, fixed when the
+ *   memoizer is made by {@link createMemoizer}; what depends on the call (the key,
+ *   the `ttl`, which falls back to the cache's default looked up at call time)
+ *   travels in {@link MissCall}.
+ * - **The flight** is a {@link Flight}: {@link localFlight} (in-process
+ *   single-flight) by default; one spanning processes implements the same
+ *   interface (it receives the cache, hence its backend, and the entry key).
+ * - **Cache access** goes through the cache's internals (`cache-internals.ts`),
+ *   never through the public `Cache` methods.
+ *
+ * Nothing here throws for a cache failure: reads and writes that fail are
+ * reported through the cache's `onError` and the call goes on as a miss.
+ *
+ * @internal Not exported from the package entry.
+ */
+import type { Cache } from './cache.js';
+import type { DecodedEntry } from './codec.js';
+import { type SingleFlight, singleFlight } from './single-flight.js';
+
+/** A cache entry as a call reads it: its value (this call's own copy) and absolute expiry. */
+export type MemoEntry = DecodedEntry;
+
+/** The outcome of one computation, shared by every call that waited for it. */
+export interface Computed {
+  /** The value, as the call that ran the computation returns it. */
+  data: unknown;
+  /** `'hit'` when the computation found the entry stored meanwhile, `'miss'` when `compute` ran. */
+  source: 'hit' | 'miss';
+  /**
+   * The entry as encoded for the cache, from which each waiting call decodes its
+   * own copy; `undefined` when the value could not be encoded.
+   */
+  raw: string | undefined;
+  /** Whether the entry is in the cache. */
+  stored: boolean;
+  /** Absolute expiry in epoch ms; `undefined` for none (or not stored). */
+  expiresAt: number | undefined;
+}
+
+/** What one call gets from the memoizer. */
+export interface Outcome {
+  /** The value: this call's own copy, except for the call whose `compute` ran. */
+  data: unknown;
+  /** `'hit'` when the value came from the cache (or from a stored concurrent computation). */
+  source: 'hit' | 'miss';
+  /** Whether the entry is in the cache. */
+  stored: boolean;
+  /** Absolute expiry in epoch ms; `undefined` for none (or not stored). */
+  expiresAt: number | undefined;
+}
+
+/** One miss, as the adapter describes it. */
+export interface MissCall {
+  /** The entry key (made by the key module, without the cache's prefix). Groups concurrent calls. */
+  key: string;
+  /** Time to live in seconds; `undefined` for no expiry. */
+  ttl: number | undefined;
+  /** Computes the value (the resolver, the memorized function). */
+  compute: () => Promise<unknown>;
+  /** This caller's abort signal: it stops waiting at once when it aborts. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Called once `compute` has run: the key to store under, or `undefined` to store
+   * nothing. Default: `key`.
+   */
+  storeKeyOf?: (() => string | undefined) | undefined;
+}
+
+/**
+ * How concurrent misses of one key share one computation. `run` calls `compute`
+ * at most once per key at a time (within whatever it spans) and hands every
+ * waiting caller its outcome; a caller whose `signal` aborts stops waiting at once.
+ */
+export interface Flight {
+  run(
+    cache: Cache,
+    key: string,
+    compute: (signal: AbortSignal) => Promise<Computed>,
+    signal: AbortSignal | undefined,
+  ): Promise<Computed>;
+}
+
+/** In-process single-flight (see `singleFlight`): the default {@link Flight}. */
+export function localFlight(): Flight {
+  const flight: SingleFlight<Computed> = singleFlight<Computed>();
+  return {
+    run: (_cache, key, compute, signal) =>
+      flight(key, compute, signal === undefined ? undefined : { signal }),
+  };
+}
+
+/** What is fixed for every call of one memoizer (one `memorize()` / `memorizeFn()`). */
+export interface MemoizerOptions {
+  /** How concurrent misses share a computation. Default: {@link localFlight}. */
+  flight?: Flight;
+}
+
+/** See the module header. */
+export interface Memoizer {
+  /** The entry under `key` (this call's own copy), or `undefined`: the hit path. Never rejects. */
+  read(cache: Cache, key: string): Promise<MemoEntry | undefined>;
+  /** The miss path: single-flight compute, store, per-call copy. Rejects only with `compute`'s error (or the abort reason). */
+  computeThrough(cache: Cache, call: MissCall): Promise<Outcome>;
+  /** {@link read}, then on a miss {@link computeThrough}. */
+  memoize(cache: Cache, call: MissCall): Promise<Outcome>;
+}
+
+/** Makes a memoizer; one per `memorize()` / `memorizeFn()` (its flight groups that one's calls). */
+export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
+  const flight = options.flight ?? localFlight();
+
+  const read = (cache: Cache, key: string): Promise<MemoEntry | undefined> => cache.read(key);
+
+  const computeThrough = async (cache: Cache, call: MissCall): Promise<Outcome> => {
+    const { key, ttl, compute, storeKeyOf } = call;
+    let ran = false;
+    const outcome = await flight.run(
+      cache,
+      key,
+      async (): Promise<Computed> => {
+        ran = true;
+        // Another flight may have stored the entry between the caller's read and now.
+        const found = await cache.readStored(key);
+        if (found !== undefined) {
+          const { entry, raw } = found;
+          return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
+        }
+        const data = await compute();
+        const storeKey = storeKeyOf === undefined ? key : storeKeyOf();
+        if (storeKey === undefined) {
+          return { data, source: 'miss', raw: undefined, stored: false, expiresAt: undefined };
+        }
+        const written = await cache.store(storeKey, data, ttl);
+        return {
+          data,
+          source: 'miss',
+          raw: written?.raw,
+          stored: written?.stored === true,
+          expiresAt: written?.expiresAt,
+        };
+      },
+      call.signal,
+    );
+    const { stored, expiresAt } = outcome;
+    if (ran) return { data: outcome.data, source: outcome.source, stored, expiresAt };
+    const copy = outcome.raw === undefined ? undefined : cache.decodeStored(key, outcome.raw);
+    return {
+      data: copy === undefined ? outcome.data : copy.value,
+      source: stored ? 'hit' : outcome.source,
+      stored,
+      expiresAt,
+    };
+  };
+
+  const memoize = async (cache: Cache, call: MissCall): Promise<Outcome> => {
+    const entry = await read(cache, call.key);
+    if (entry !== undefined) {
+      return { data: entry.value, source: 'hit', stored: true, expiresAt: entry.expiresAt };
+    }
+    return computeThrough(cache, call);
+  };
+
+  return { read, computeThrough, memoize };
+}

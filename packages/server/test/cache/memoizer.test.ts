@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { createCache } from '../../src/cache/cache.js';
+import { type Computed, createMemoizer, type Flight, localFlight } from '../../src/cache/memoizer.js';
+
+/** A promise with its resolver, to hold a computation open until the test lets it go. */
+function gate<T = void>() {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+describe('memoizer', () => {
+  it('reads a miss as undefined, computes once, stores for the ttl and then hits', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer' });
+    const memoizer = createMemoizer();
+    expect(await memoizer.read(cache, 'ns:k')).toBeUndefined();
+    let runs = 0;
+    const call = { key: 'ns:k', ttl: 60, compute: async () => ({ n: ++runs }) };
+    const first = await memoizer.memoize(cache, call);
+    expect(first).toMatchObject({ data: { n: 1 }, source: 'miss', stored: true });
+    expect(typeof first.expiresAt).toBe('number');
+    const second = await memoizer.memoize(cache, call);
+    expect(second).toEqual({ data: { n: 1 }, source: 'hit', stored: true, expiresAt: first.expiresAt });
+    expect(runs).toBe(1);
+    expect((await memoizer.read(cache, 'ns:k'))?.value).toEqual({ n: 1 });
+  });
+
+  it('runs concurrent misses once and hands every waiting call its own copy', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer' });
+    const memoizer = createMemoizer();
+    const hold = gate();
+    let runs = 0;
+    const value = { list: [1, 2, 3] };
+    const call = {
+      key: 'ns:shared',
+      ttl: undefined,
+      compute: async () => {
+        runs++;
+        await hold.promise;
+        return value;
+      },
+    };
+    const pending = Array.from({ length: 5 }, () => memoizer.computeThrough(cache, call));
+    hold.open();
+    const outcomes = await Promise.all(pending);
+    expect(runs).toBe(1);
+    expect(outcomes[0]).toEqual({ data: value, source: 'miss', stored: true, expiresAt: undefined });
+    expect(outcomes[0]?.data).toBe(value);
+    const copies = outcomes.slice(1).map((outcome) => outcome.data);
+    for (const copy of copies) {
+      expect(copy).toEqual(value);
+      expect(copy).not.toBe(value);
+    }
+    expect(new Set(copies).size).toBe(copies.length);
+    expect(outcomes.slice(1).every((outcome) => outcome.source === 'hit')).toBe(true);
+  });
+
+  it('stores under storeKeyOf() once compute ran, or nothing when it answers undefined', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer' });
+    const memoizer = createMemoizer();
+    const moved = await memoizer.computeThrough(cache, {
+      key: 'ns:raw',
+      ttl: 60,
+      compute: async () => 'v',
+      storeKeyOf: () => 'ns:validated',
+    });
+    expect(moved).toMatchObject({ data: 'v', source: 'miss', stored: true });
+    expect(await memoizer.read(cache, 'ns:raw')).toBeUndefined();
+    expect((await memoizer.read(cache, 'ns:validated'))?.value).toBe('v');
+
+    const kept = await memoizer.computeThrough(cache, {
+      key: 'ns:none',
+      ttl: 60,
+      compute: async () => 'w',
+      storeKeyOf: () => undefined,
+    });
+    expect(kept).toEqual({ data: 'w', source: 'miss', stored: false, expiresAt: undefined });
+    expect(await memoizer.read(cache, 'ns:none')).toBeUndefined();
+  });
+
+  it('never caches an error: the next call computes again', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer' });
+    const memoizer = createMemoizer();
+    let runs = 0;
+    const call = {
+      key: 'ns:err',
+      ttl: 60,
+      compute: async () => {
+        runs++;
+        if (runs === 1) throw new Error('boom');
+        return 'ok';
+      },
+    };
+    await expect(memoizer.memoize(cache, call)).rejects.toThrow('boom');
+    await expect(memoizer.memoize(cache, call)).resolves.toMatchObject({ data: 'ok', source: 'miss' });
+    expect(runs).toBe(2);
+  });
+
+  it('runs misses through the flight it is given', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer' });
+    const local = localFlight();
+    const seen: string[] = [];
+    const flight: Flight = {
+      run: (given, key, compute, signal): Promise<Computed> => {
+        expect(given).toBe(cache);
+        seen.push(key);
+        return local.run(given, key, compute, signal);
+      },
+    };
+    const memoizer = createMemoizer({ flight });
+    await memoizer.memoize(cache, { key: 'ns:a', ttl: 60, compute: async () => 1 });
+    await memoizer.memoize(cache, { key: 'ns:a', ttl: 60, compute: async () => 2 });
+    expect(seen).toEqual(['ns:a']);
+  });
+});

@@ -65,6 +65,14 @@ describe('copies of the built package in one process', () => {
     expect(seen.lateResolverRuns).toBe(1);
   });
 
+  it('memorize and memorizeFn of one copy use a cache made by another one', () => {
+    expect(seen.explicitCacheAcross).toEqual({
+      calls: [{ n: 1 }, { n: 1 }, { id: 'a' }, { id: 'a' }],
+      runs: [1, 1],
+      runsAfterClear: [2, 2],
+    });
+  });
+
   it("tell each other's errors apart by kind, where instanceof cannot", () => {
     expect(seen.errorAcross).toEqual({
       instanceofOther: false,

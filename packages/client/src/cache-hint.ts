@@ -1,5 +1,5 @@
 import type { QueryClient, QueryKey } from '@tanstack/react-query';
-import { type CacheHints, defaultHints } from './hints.js';
+import { type CacheHints, defaultHints, registryOf } from './hints.js';
 import { hydrationHintOf } from './hydration.js';
 import { parseQueryKey } from './query-key.js';
 
@@ -103,7 +103,7 @@ export function getCacheHint(
     return { source: hydrated.source, expiresAt: staleAt ?? undefined, receivedAt: dataUpdatedAt };
   }
   const hints = options.hints ?? registries.get(queryClient) ?? defaultHints;
-  const hint = hints.lookup(key.path, key.input, dataUpdatedAt);
+  const hint = registryOf(hints).lookup(key.path, key.input, dataUpdatedAt);
   if (hint === undefined) return undefined;
   return { source: hint.source, expiresAt: hint.staleAt ?? undefined, receivedAt: hint.receivedAt };
 }

@@ -33,24 +33,15 @@ export type Listener<T extends object> = (target: T, notice: MutationNotice) => 
 /** The most hints kept; the oldest are dropped past it, so the registry never grows without bound. */
 const MAX_CALLS = 10_000;
 
-/**
- * Where `cacheHintsLink` records what the server said about each call and where
- * `mirrorServerTtl` reads it. One shared instance is used by default, which is what
- * a browser app needs; give each side the same `createCacheHints()` instance to
- * keep several clients apart (e.g. one per request during server-side rendering).
- *
- * @example
- * ```ts
- * const hints = createCacheHints();
- * const trpc = createTRPCClient<AppRouter>({ links: [cacheHintsLink({ hints }), httpLink({ url })] });
- * mirrorServerTtl(queryClient, { hints });
- * ```
- */
-export class CacheHints {
+/** The registered symbol under which a {@link CacheHints} carries its registry (works across package copies). */
+const REGISTRY: unique symbol = Symbol.for('trpc-memory.cache-hints.v1') as never;
+
+/** What a {@link CacheHints} holds and does; reached through {@link registryOf}. @internal */
+export class HintRegistry {
   readonly #byCall = new Map<string, Hint[]>();
   readonly #listeners = new Set<{ target: WeakRef<object>; listener: Listener<object> }>();
 
-  /** @internal Records the hint of a query call. */
+  /** Records the hint of a query call. */
   record(path: string, input: unknown, hint: Hint): void {
     const id = callId(path, input);
     if (id === undefined) return;
@@ -65,7 +56,7 @@ export class CacheHints {
   }
 
   /**
-   * @internal The hint describing data of this call that arrived at `dataUpdatedAt`:
+   * The hint describing data of this call that arrived at `dataUpdatedAt`:
    * the newest one received no later than that.
    */
   lookup(path: string, input: unknown, dataUpdatedAt: number): Hint | undefined {
@@ -80,7 +71,7 @@ export class CacheHints {
   }
 
   /**
-   * @internal Calls `listener(target, notice)` after each successful mutation for
+   * Calls `listener(target, notice)` after each successful mutation for
    * as long as `target` lives: it is held weakly, so a forgotten QueryClient
    * (one per server-side render, say) is not kept alive by the registry.
    */
@@ -99,7 +90,7 @@ export class CacheHints {
       if (entry.target.deref() === undefined) this.#listeners.delete(entry);
   }
 
-  /** @internal Tells every live listener about a successful mutation. */
+  /** Tells every live listener about a successful mutation. */
   mutated(notice: MutationNotice): void {
     for (const entry of this.#listeners) {
       const target = entry.target.deref();
@@ -107,6 +98,39 @@ export class CacheHints {
       else entry.listener(target, notice);
     }
   }
+}
+
+/**
+ * Where `cacheHintsLink` records what the server said about each call and where
+ * `mirrorServerTtl` reads it. One shared instance is used by default, which is what
+ * a browser app needs; give each side the same `createCacheHints()` instance to
+ * keep several clients apart (e.g. one per request during server-side rendering).
+ *
+ * @example
+ * ```ts
+ * const hints = createCacheHints();
+ * const trpc = createTRPCClient<AppRouter>({ links: [cacheHintsLink({ hints }), httpLink({ url })] });
+ * mirrorServerTtl(queryClient, { hints });
+ * ```
+ */
+export class CacheHints {
+  readonly #registry = new HintRegistry();
+
+  constructor() {
+    Object.defineProperty(this, REGISTRY, { value: this.#registry });
+  }
+}
+
+/** Whether `value` is a {@link CacheHints} made by this or another loaded copy of the package. @internal */
+export function isCacheHints(value: unknown): value is CacheHints {
+  if (value === null || typeof value !== 'object') return false;
+  const registry = (value as { [REGISTRY]?: unknown })[REGISTRY];
+  return registry !== null && typeof registry === 'object';
+}
+
+/** The registry of `hints` (made by this or another loaded copy of the package). @internal */
+export function registryOf(hints: CacheHints): HintRegistry {
+  return (hints as unknown as { [REGISTRY]: HintRegistry })[REGISTRY];
 }
 
 /**

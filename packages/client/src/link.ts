@@ -2,7 +2,7 @@ import type { HTTPBatchLinkOptions, Operation, OperationResultEnvelope, TRPCLink
 import type { AnyTRPCClientTypes, AnyTRPCRouter } from '@trpc/server';
 import type { Observable, Observer } from '@trpc/server/observable';
 import { now } from './clock.js';
-import { type CacheHints, defaultHints } from './hints.js';
+import { type CacheHints, defaultHints, registryOf } from './hints.js';
 import {
   CACHE_HEADER,
   INVALIDATES_HEADER,
@@ -210,7 +210,7 @@ function recordResult(
   const fromServer = ttl !== undefined || policy !== undefined || invalidates !== undefined;
 
   if (op.type === 'mutation') {
-    hints.mutated({
+    registryOf(hints).mutated({
       path: op.path,
       invalidated: !fromServer
         ? undefined
@@ -226,7 +226,7 @@ function recordResult(
     const ms = pickMilliseconds(ttl, index, hints);
     const source = pickSource(parseList(headers?.get(CACHE_HEADER)), index);
     // Counted from when the request left: the server's clock started no earlier.
-    hints.record(op.path, op.input, {
+    registryOf(hints).record(op.path, op.input, {
       receivedAt,
       staleAt: ms === null ? null : sentAt + ms,
       source,
@@ -235,7 +235,7 @@ function recordResult(
   } else if (policy !== undefined) {
     const ms = pickMilliseconds(policy, index, hints);
     // Only an upper bound: a call answered from an entry cached earlier has less left.
-    hints.record(op.path, op.input, {
+    registryOf(hints).record(op.path, op.input, {
       receivedAt,
       staleAt: ms === null ? null : receivedAt + ms,
       source: undefined,

@@ -1,7 +1,7 @@
 import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
 import { attachHints } from './cache-hint.js';
 import { now } from './clock.js';
-import { type CacheHints, defaultHints, type Listener } from './hints.js';
+import { type CacheHints, defaultHints, isCacheHints, type Listener, registryOf } from './hints.js';
 import { hydrationHintOf, watchHydration } from './hydration.js';
 import { isPath, parseQueryKey } from './query-key.js';
 
@@ -193,7 +193,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
   if (unreported !== 'stale' && unreported !== 'policy') {
     throw invalidOption('unreported', unreported, "'stale' (the default) or 'policy'");
   }
-  if (typeof (hints as Partial<CacheHints> | null)?.lookup !== 'function') {
+  if (!isCacheHints(hints)) {
     throw invalidOption('hints', hints, 'a registry made by createCacheHints()');
   }
 
@@ -227,7 +227,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
           return unreportedUntil(key.path, dataUpdatedAt);
         return staleAt;
       }
-      const hint = hints.lookup(key.path, key.input, dataUpdatedAt);
+      const hint = registryOf(hints).lookup(key.path, key.input, dataUpdatedAt);
       if (hint !== undefined) {
         if (hint.staleAt === null) return undefined;
         // A streamed response's per-call policy: the server memorizes it, but how long
@@ -271,7 +271,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
 
   const detach = attachHints(queryClient, hints);
   const stopHydration = watchHydration(queryClient, settled);
-  const stop = hints.onMutation(queryClient, invalidateOnMutation(policy));
+  const stop = registryOf(hints).onMutation(queryClient, invalidateOnMutation(policy));
   const stopMutations = invalidateAfterMutations(queryClient, policy);
 
   return () => {

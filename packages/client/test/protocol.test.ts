@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { QueryClient } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
-import { CacheHints } from '../src/hints.js';
+import { CacheHints, registryOf } from '../src/hints.js';
 import { createMemoHooks, mirrorServerTtl } from '../src/index.js';
 import { parseList, parsePaths, parseSeconds, parseSource } from '../src/protocol.js';
 import { callId, parseQueryKey, queryKeyOf } from '../src/query-key.js';
@@ -72,22 +72,27 @@ describe('tRPC query keys', () => {
 describe('the hint registry', () => {
   it('serves the newest hint that arrived before the data', () => {
     const hints = new CacheHints();
-    hints.record('a', 1, { receivedAt: 100, staleAt: 600, source: 'miss', exact: true });
-    hints.record('a', 1, { receivedAt: 200, staleAt: 900, source: 'hit', exact: true });
-    expect(hints.lookup('a', 1, 150)?.staleAt).toBe(600);
-    expect(hints.lookup('a', 1, 250)).toEqual({ receivedAt: 200, staleAt: 900, source: 'hit', exact: true });
-    expect(hints.lookup('a', 1, 50)).toBeUndefined();
-    expect(hints.lookup('a', 2, 250)).toBeUndefined();
+    registryOf(hints).record('a', 1, { receivedAt: 100, staleAt: 600, source: 'miss', exact: true });
+    registryOf(hints).record('a', 1, { receivedAt: 200, staleAt: 900, source: 'hit', exact: true });
+    expect(registryOf(hints).lookup('a', 1, 150)?.staleAt).toBe(600);
+    expect(registryOf(hints).lookup('a', 1, 250)).toEqual({
+      receivedAt: 200,
+      staleAt: 900,
+      source: 'hit',
+      exact: true,
+    });
+    expect(registryOf(hints).lookup('a', 1, 50)).toBeUndefined();
+    expect(registryOf(hints).lookup('a', 2, 250)).toBeUndefined();
   });
 
   it('holds its listeners weakly and tells the live ones about mutations', () => {
     const hints = new CacheHints();
     const seen: string[] = [];
     const target = {};
-    const stop = hints.onMutation(target, (_target, notice) => seen.push(notice.path));
-    hints.mutated({ path: 'post.update', invalidated: [] });
+    const stop = registryOf(hints).onMutation(target, (_target, notice) => seen.push(notice.path));
+    registryOf(hints).mutated({ path: 'post.update', invalidated: [] });
     stop();
-    hints.mutated({ path: 'post.remove', invalidated: [] });
+    registryOf(hints).mutated({ path: 'post.remove', invalidated: [] });
     expect(seen).toEqual(['post.update']);
   });
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { MemoryBackend } from '../src/backends/memory.js';
 import { createCache } from '../src/cache/cache.js';
+import { coreOf } from '../src/cache/cache-internals.js';
 import { CacheManager } from '../src/cache/manager.js';
 import { CacheNotInitializedError, InvalidOptionError } from '../src/errors.js';
 import { memorize } from '../src/middleware/memorize.js';
@@ -47,6 +48,18 @@ describe('memorize options', () => {
     );
   });
 
+  it('refuses a look-alike of a cache: only createCache() makes one, whatever its methods', () => {
+    const cache = createCache(new MemoryBackend());
+    const lookAlike = Object.create(null) as Record<string, unknown>;
+    for (const name of ['read', 'readStored', 'store', 'decodeStored', 'write', 'get', 'set', 'clear']) {
+      lookAlike[name] = async () => undefined;
+    }
+    expect(() => memorize({ cache: lookAlike as never })).toThrow(
+      /option "cache" must be a cache made by createCache\(\)/,
+    );
+    expect(() => memorize({ cache })).not.toThrow();
+  });
+
   it('names the value and what is allowed', () => {
     expect(() => memorize({ expire: -5 })).toThrow(
       'memorize(): option "expire" must be a positive finite number of seconds (or omitted), got -5',
@@ -79,7 +92,7 @@ describe('memorize and the global cache', () => {
     await caller.q();
     await caller.q();
     expect(load.runs).toBe(1);
-    expect(await CacheManager.instance.read('q:=undefined')).toMatchObject({ value: 'value' });
+    expect(await coreOf(CacheManager.instance).read('q:=undefined')).toMatchObject({ value: 'value' });
 
     // A new init replaces the cache: the old entries are not seen any more.
     CacheManager.init(new MemoryBackend(), { prefix: 'global' });
@@ -93,8 +106,8 @@ describe('memorize and the global cache', () => {
     const t = initTRPC.context<Ctx>().create();
     const router = t.router({ q: t.procedure.use(memorize({ expire: 60, cache: own })).query(() => 1) });
     await t.createCallerFactory(router)({ user: null }).q();
-    expect(await own.read('q:=undefined')).toMatchObject({ value: 1 });
-    expect(await CacheManager.instance.read('q:=undefined')).toBeUndefined();
+    expect(await coreOf(own).read('q:=undefined')).toMatchObject({ value: 1 });
+    expect(await coreOf(CacheManager.instance).read('q:=undefined')).toBeUndefined();
   });
 });
 

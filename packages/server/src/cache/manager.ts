@@ -7,7 +7,8 @@ import {
   MissingDependencyError,
   UnsupportedUseError,
 } from '../errors.js';
-import { Cache, type CacheOptions, type ClearOptions, checkCacheOptions, type SetOptions } from './cache.js';
+import { Cache, type CacheOptions, type ClearOptions, type SetOptions } from './cache.js';
+import { checkCacheOptions } from './cache-internals.js';
 
 /** What `init`/`initCache` set up: the one state every copy of the library shares. */
 interface GlobalCacheSlot {

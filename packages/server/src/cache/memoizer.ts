@@ -46,6 +46,7 @@
  * @internal Not exported from the package entry.
  */
 import type { Cache } from './cache.js';
+import { coreOf } from './cache-internals.js';
 import type { DecodedEntry } from './codec.js';
 import { type SingleFlight, singleFlight } from './single-flight.js';
 
@@ -141,10 +142,11 @@ export interface Memoizer {
 export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
   const flight = options.flight ?? localFlight();
 
-  const read = (cache: Cache, key: string): Promise<MemoEntry | undefined> => cache.read(key);
+  const read = (cache: Cache, key: string): Promise<MemoEntry | undefined> => coreOf(cache).read(key);
 
   const computeThrough = async (cache: Cache, call: MissCall): Promise<Outcome> => {
     const { key, ttl, compute, storeKeyOf } = call;
+    const core = coreOf(cache);
     let ran = false;
     const outcome = await flight.run(
       cache,
@@ -152,7 +154,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
       async (): Promise<Computed> => {
         ran = true;
         // Another flight may have stored the entry between the caller's read and now.
-        const found = await cache.readStored(key);
+        const found = await core.readStored(key);
         if (found !== undefined) {
           const { entry, raw } = found;
           return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
@@ -162,7 +164,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
         if (storeKey === undefined) {
           return { data, source: 'miss', raw: undefined, stored: false, expiresAt: undefined };
         }
-        const written = await cache.store(storeKey, data, ttl);
+        const written = await core.store(storeKey, data, ttl);
         return {
           data,
           source: 'miss',
@@ -175,7 +177,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
     );
     const { stored, expiresAt } = outcome;
     if (ran) return { data: outcome.data, source: outcome.source, stored, expiresAt };
-    const copy = outcome.raw === undefined ? undefined : cache.decodeStored(key, outcome.raw);
+    const copy = outcome.raw === undefined ? undefined : core.decodeStored(key, outcome.raw);
     return {
       data: copy === undefined ? outcome.data : copy.value,
       source: stored ? 'hit' : outcome.source,

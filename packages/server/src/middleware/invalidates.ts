@@ -73,16 +73,17 @@ export interface InvalidatesOptions {
  * const create = t.procedure.input(newPost).use(clearsPosts).mutation(save);
  * ```
  */
-export interface InvalidatesMiddleware<TContext = object, TInput = unknown> {
-  <TProcedureContext, TMeta, TContextOverrides, TInputOut>(
-    opts: MiddlewareOptions<TProcedureContext, TMeta, TContextOverrides, TInputOut> & {
-      ctx: TContext;
-      input: TInput;
-    },
-  ): MiddlewareResult<TContextOverrides>;
-  /** @internal The static paths `cachePolicy` reads. */
-  readonly [INVALIDATES_TAG]: InvalidatesTag;
-}
+export type InvalidatesMiddleware<TContext = object, TInput = unknown> = <
+  TProcedureContext,
+  TMeta,
+  TContextOverrides,
+  TInputOut,
+>(
+  opts: MiddlewareOptions<TProcedureContext, TMeta, TContextOverrides, TInputOut> & {
+    ctx: TContext;
+    input: TInput;
+  },
+) => MiddlewareResult<TContextOverrides>;
 
 interface CallOptions {
   ctx: unknown;

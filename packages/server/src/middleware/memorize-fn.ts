@@ -1,8 +1,10 @@
-import { assertExpire, type Cache } from '../cache/cache.js';
+import type { Cache } from '../cache/cache.js';
+import { coreOf } from '../cache/cache-internals.js';
 import { namespacePart, stableKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer } from '../cache/memoizer.js';
 import { InvalidOptionError, InvalidReturnError, UnkeyableValueError } from '../errors.js';
+import { assertExpire } from '../seconds.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 
 /**
@@ -104,7 +106,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
           callPart = stableKey(trimTrailingUndefined(args));
         } catch (error) {
           if (!(error instanceof UnkeyableValueError)) throw error;
-          cache.report(
+          coreOf(cache).report(
             'key',
             undefined,
             new UnkeyableValueError(

@@ -1,3 +1,5 @@
+import { Cache } from '../cache/cache.js';
+import { isCache } from '../cache/cache-internals.js';
 import { InvalidOptionError } from '../errors.js';
 
 /** Rejects option names the function does not know (a `ttl` meant as `expire`, say). */
@@ -26,21 +28,14 @@ export function assertNamespace(where: string, namespace: unknown): asserts name
 }
 
 /**
- * Accepts anything with the cache methods `memorize`/`memorizeFn` call (not only a
- * `Cache` of this copy of the package), so two copies of the package still work
- * together, while a cache missing one of them is refused here rather than failing
- * every request.
+ * Accepts a `Cache` of this copy of the package or of another loaded copy (it
+ * carries the same registered-symbol brand, see `cache-internals.ts`), so two
+ * copies of the package still work together, while anything else is refused here
+ * rather than failing every request.
  */
-const CACHE_METHODS = ['read', 'readStored', 'store', 'decodeStored'] as const;
-
 export function assertCache(where: string, cache: unknown): void {
   if (cache === undefined) return;
-  const candidate = cache as Record<string, unknown> | null;
-  if (
-    candidate === null ||
-    typeof candidate !== 'object' ||
-    CACHE_METHODS.some((method) => typeof candidate[method] !== 'function')
-  ) {
+  if (!(cache instanceof Cache) && !isCache(cache)) {
     throw new InvalidOptionError(where, 'cache', cache, 'a cache made by createCache() (or omitted)');
   }
 }

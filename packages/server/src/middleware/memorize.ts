@@ -1,5 +1,6 @@
 import type { TRPCProcedureType } from '@trpc/server';
-import { assertExpire, type Cache } from '../cache/cache.js';
+import type { Cache } from '../cache/cache.js';
+import { coreOf } from '../cache/cache-internals.js';
 import { namespacePart, rawInputKey, scopeSegment, stableKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer, type MemoEntry, type Memoizer } from '../cache/memoizer.js';
@@ -9,6 +10,7 @@ import {
   UnkeyableValueError,
   UnsupportedUseError,
 } from '../errors.js';
+import { assertExpire } from '../seconds.js';
 import { reportMemorized } from './call-channel.js';
 import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
 import { MEMORIZE_TAG, type MemorizeTag } from './procedure-tags.js';
@@ -84,13 +86,9 @@ export interface MemorizeOptions<TContext = object> {
  * const b = authed.use(cachedMinute).query(loadB);
  * ```
  */
-export interface MemorizeMiddleware<TContext = object> {
-  <TProcedureContext, TMeta, TContextOverrides, TInputOut>(
-    opts: MiddlewareOptions<TProcedureContext, TMeta, TContextOverrides, TInputOut> & { ctx: TContext },
-  ): MiddlewareResult<TContextOverrides>;
-  /** @internal The static facts `cachePolicy` reads. */
-  readonly [MEMORIZE_TAG]: MemorizeTag;
-}
+export type MemorizeMiddleware<TContext = object> = <TProcedureContext, TMeta, TContextOverrides, TInputOut>(
+  opts: MiddlewareOptions<TProcedureContext, TMeta, TContextOverrides, TInputOut> & { ctx: TContext },
+) => MiddlewareResult<TContextOverrides>;
 
 /** Loose shapes of the runtime objects, for the implementation only. */
 interface CallOptions {
@@ -370,7 +368,7 @@ function untilSettled(promise: Promise<void>, signal: AbortSignal | undefined): 
 }
 
 function reportUnkeyable(cache: Cache, path: string, error: UnkeyableValueError): void {
-  cache.report(
+  coreOf(cache).report(
     'key',
     undefined,
     new UnkeyableValueError(error.reason, `memorize(): "${path}" ran without the cache: ${error.message}`),

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheBackend } from '../../src/backends/types.js';
 import { createCache } from '../../src/cache/cache.js';
+import { coreOf } from '../../src/cache/cache-internals.js';
 
 export interface BackendUnderTest {
   backend: CacheBackend;
@@ -165,8 +166,8 @@ export function backendSuite(name: string, make: () => Promise<BackendUnderTest>
         await withDefault.set('d', 1);
         await withDefault.set('long', 1, { expire: 30 });
         await noDefault.set('n', 1);
-        expect((await withDefault.read('d'))?.expiresAt).toBeGreaterThan(Date.now());
-        expect((await noDefault.read('n'))?.expiresAt).toBeUndefined();
+        expect((await coreOf(withDefault).read('d'))?.expiresAt).toBeGreaterThan(Date.now());
+        expect((await coreOf(noDefault).read('n'))?.expiresAt).toBeUndefined();
         await sleep(400);
         expect(await withDefault.get('d')).toBeUndefined();
         expect(await withDefault.get('long')).toBe(1);

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { coreOf } from '../../src/cache/cache-internals.js';
 import { CodecError, InvalidOptionError, RedisBackendError } from '../../src/errors.js';
 import {
   closedPort,
@@ -149,8 +150,8 @@ describe('RedisBackend fails open', () => {
     const backend = new RedisBackend(url, { commandTimeout: 60 });
     const cache = createCache(backend, { onError });
     const result = [
-      await cache.read('k'),
-      await cache.write('k', { a: 1 }, 10),
+      await coreOf(cache).read('k'),
+      await coreOf(cache).write('k', { a: 1 }, 10),
       await cache.get('k'),
       await cache.set('k', 1),
     ];
@@ -172,7 +173,9 @@ describe('RedisBackend fails open', () => {
     const backend = new RedisBackend(client, { commandTimeout: 60 });
     const cache = createCache(backend, { onError });
     const result = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => (i % 2 ? cache.get(`k${i}`) : cache.write(`k${i}`, i, 10))),
+      Array.from({ length: 100 }, (_, i) =>
+        i % 2 ? cache.get(`k${i}`) : coreOf(cache).write(`k${i}`, i, 10),
+      ),
     );
     expect(result.filter((value) => value !== undefined && value !== null)).toEqual([]);
     expect(events.map((event) => (event.error as RedisBackendError).reason)).toEqual(

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import type { CacheBackend } from '../../src/backends/types.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { coreOf } from '../../src/cache/cache-internals.js';
 import { CacheManager, clearCache, initCache } from '../../src/cache/manager.js';
 import {
   CacheNotInitializedError,
@@ -54,9 +55,9 @@ describe('createCache', () => {
     await cache.set('k', 1);
     backend.broken = true;
     expect(await cache.get('k')).toBeUndefined();
-    expect(await cache.read('k')).toBeUndefined();
+    expect(await coreOf(cache).read('k')).toBeUndefined();
     await expect(cache.set('k', 2)).resolves.toBeUndefined();
-    expect(await cache.write('k', 2, 10)).toBeNull();
+    expect(await coreOf(cache).write('k', 2, 10)).toBeNull();
     expect(events.map((event) => [event.operation, event.key, event.backend])).toEqual([
       ['get', 'p:k', 'switchable'],
       ['get', 'p:k', 'switchable'],
@@ -103,7 +104,7 @@ describe('createCache', () => {
     const events: CacheErrorEvent[] = [];
     const cache = createCache(new MemoryBackend(), { onError: (event) => events.push(event) });
     class Thing {}
-    expect(await cache.write('k', { thing: new Thing() }, 10)).toBeNull();
+    expect(await coreOf(cache).write('k', { thing: new Thing() }, 10)).toBeNull();
     expect(events).toMatchObject([{ operation: 'encode', error: expect.any(CodecError) }]);
     await expect(cache.set('k', () => 1)).rejects.toThrow(CodecError);
     expect(await cache.get('k')).toBeUndefined();
@@ -112,11 +113,11 @@ describe('createCache', () => {
   it('write() returns the absolute expiry in epoch ms, undefined without expire', async () => {
     const cache = createCache(new MemoryBackend());
     const before = Date.now();
-    const expiresAt = await cache.write('k', 1, 2);
+    const expiresAt = await coreOf(cache).write('k', 1, 2);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 2_000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 2_000);
-    expect((await cache.read('k'))?.expiresAt).toBe(expiresAt);
-    expect(await cache.write('forever', 1, undefined)).toBeUndefined();
+    expect((await coreOf(cache).read('k'))?.expiresAt).toBe(expiresAt);
+    expect(await coreOf(cache).write('forever', 1, undefined)).toBeUndefined();
   });
 
   it('rejects bad options naming the option, the value and what is allowed', async () => {
@@ -146,7 +147,7 @@ describe('CacheManager', () => {
     CacheManager.init(backend, { prefix: 'app-cache', expire: 60 });
     await CacheManager.set('my-key', { data: 'value' });
     expect(await CacheManager.get('my-key')).toStrictEqual({ data: 'value' });
-    const expiresAt = (await CacheManager.instance.read('my-key'))?.expiresAt ?? 0;
+    const expiresAt = (await coreOf(CacheManager.instance).read('my-key'))?.expiresAt ?? 0;
     expect(expiresAt - Date.now()).toBeGreaterThan(59_000);
     await CacheManager.set('null', null, { expire: 10 });
     expect(await CacheManager.get('null')).toBeNull();

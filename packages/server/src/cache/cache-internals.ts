@@ -1,0 +1,257 @@
+/**
+ * What a {@link Cache} does below its public methods: reading, decoding, encoding
+ * and storing entries, and reporting failures. The memoizer core and the cache's
+ * own `get`/`set`/`clear` call it; users never see it.
+ *
+ * Each `Cache` holds one {@link CacheCore} (its private state: backend, escaped
+ * prefix, decode memo, error hook) and carries it under a *registered* symbol
+ * ({@link CACHE_CORE}), which is also the cache's brand: a cache made by another
+ * loaded copy of the package carries its core under the same symbol, so
+ * `memorize({ cache })` of one copy works with a cache of the other, and
+ * {@link isCache} recognises both. The symbol is versioned: a copy whose core
+ * speaks another protocol carries another symbol and is refused at construction
+ * time rather than failing every request.
+ *
+ * Keys given to the methods here are *entry keys* made by the key module
+ * (`namespace:…`, already escaped), not keys as given to `get`/`set`.
+ *
+ * Not exported from the package entry.
+ */
+import type { CacheBackend } from '../backends/types.js';
+import { InvalidOptionError } from '../errors.js';
+import { assertExpire } from '../seconds.js';
+import type { Cache, CacheErrorEvent, CacheOptions } from './cache.js';
+import { type DecodedEntry, encodeEntry } from './codec.js';
+import { DecodeMemo } from './decode-memo.js';
+
+/** The registered symbol under which a cache carries its {@link CacheCore}; its brand. */
+export const CACHE_CORE: unique symbol = Symbol.for('trpc-memory.cache-core.v1') as never;
+
+/** What {@link CacheCore.store} did with a value. */
+export interface StoredEntry {
+  /** The encoded entry, as handed to the backend. */
+  raw: string;
+  /** Absolute expiry in epoch ms; `undefined` for none. */
+  expiresAt: number | undefined;
+  /** `false` when the backend failed to store it. */
+  stored: boolean;
+}
+
+/** Throws an `InvalidOptionError` for a bad prefix, expire or onError. */
+export function checkCacheOptions(where: string, options: CacheOptions): void {
+  const { prefix, expire, onError } = options;
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
+    throw new InvalidOptionError(where, 'prefix', prefix, 'a non-empty string');
+  }
+  assertExpire(where, expire);
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new InvalidOptionError(where, 'onError', onError, 'a function (or omitted)');
+  }
+}
+
+/** Absolute expiry in epoch ms of an entry stored now for `expire` seconds; `undefined` for none. */
+function expiresAtOf(expire: number | undefined): number | undefined {
+  return expire === undefined ? undefined : Date.now() + expire * 1000;
+}
+
+function defaultOnError(): (event: CacheErrorEvent) => void {
+  const last = new Map<string, number>();
+  return (event) => {
+    const now = Date.now();
+    if ((last.get(event.operation) ?? 0) + 10_000 > now) return;
+    last.set(event.operation, now);
+    const reason = event.error instanceof Error ? event.error.message : String(event.error);
+    console.warn(
+      event.operation === 'key'
+        ? `[trpc-memory] a call ran without the cache: ${reason}`
+        : `[trpc-memory] cache ${event.operation} failed on ${event.backend} (served as a miss): ${reason}`,
+    );
+  };
+}
+
+/** The private state and the entry operations of one {@link Cache}. */
+export class CacheCore {
+  readonly backend: CacheBackend;
+  /** `${prefix}:` as it is in the backend (escaped, see the key module). */
+  readonly head: string;
+  readonly #onError: (event: CacheErrorEvent) => void;
+  /** Decoded forms of recently read entries (the hit path); emptied by `remove()`. */
+  readonly #memo = new DecodeMemo();
+
+  constructor(backend: CacheBackend, head: string, onError: ((event: CacheErrorEvent) => void) | undefined) {
+    this.backend = backend;
+    this.head = head;
+    this.#onError = onError ?? defaultOnError();
+  }
+
+  /** The backend key of an entry key. */
+  full(entryKey: string): string {
+    return this.head + entryKey;
+  }
+
+  /**
+   * The decoded entry under `key` with its absolute expiry, or `undefined`.
+   * Never throws: failures are reported and read as a miss.
+   */
+  async read(key: string): Promise<DecodedEntry | undefined> {
+    const full = this.head + key;
+    const got = this.#get(full);
+    // Synchronous backends (memory) answer without a promise: skip the extra tick.
+    const raw = typeof got === 'string' || got === undefined ? got : await got;
+    return raw === undefined ? undefined : this.#live(full, raw);
+  }
+
+  /** Like {@link read}, plus the stored string, from which {@link decodeStored} makes further copies. */
+  async readStored(key: string): Promise<{ entry: DecodedEntry; raw: string } | undefined> {
+    const full = this.head + key;
+    const got = this.#get(full);
+    const raw = typeof got === 'string' || got === undefined ? got : await got;
+    const entry = raw === undefined ? undefined : this.#live(full, raw);
+    return entry === undefined ? undefined : { entry, raw: raw as string };
+  }
+
+  /** The backend's string under `full`, or `undefined` when absent or when the read failed (reported). */
+  #get(full: string): string | undefined | Promise<string | undefined> {
+    let pending: ReturnType<CacheBackend['get']> | null;
+    try {
+      pending = this.backend.get(full);
+    } catch (error) {
+      this.report('get', full, error);
+      return undefined;
+    }
+    // `?? undefined`: a custom backend may answer null.
+    if (typeof pending === 'string' || pending == null) return pending ?? undefined;
+    return pending.then(
+      (raw) => raw ?? undefined,
+      (error: unknown) => {
+        this.report('get', full, error);
+        return undefined;
+      },
+    );
+  }
+
+  /** The decoded entry unless it has expired; `undefined` (reported) when it cannot be decoded. */
+  #live(full: string, raw: string): DecodedEntry | undefined {
+    const entry = this.#decode(full, raw);
+    if (entry === undefined || (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()))
+      return undefined;
+    return entry;
+  }
+
+  /**
+   * A fresh decoded copy of the entry stored under `key` as `raw` (from
+   * {@link readStored} or {@link store}), or `undefined` (reported) when it cannot
+   * be decoded. Does not check the expiry.
+   */
+  decodeStored(key: string, raw: string): DecodedEntry | undefined {
+    return this.#decode(this.head + key, raw);
+  }
+
+  #decode(full: string, raw: string): DecodedEntry | undefined {
+    try {
+      return this.#memo.decode(full, raw);
+    } catch (error) {
+      this.report('decode', full, error);
+      return undefined;
+    }
+  }
+
+  /**
+   * Stores `value` for `expire` seconds; returns the absolute expiry (epoch ms,
+   * `undefined` for none) or `null` when it was not stored (the value cannot be
+   * encoded, or the backend failed). Never throws.
+   */
+  async write(key: string, value: unknown, expire: number | undefined): Promise<number | undefined | null> {
+    const written = await this.store(key, value, expire);
+    return written?.stored === true ? written.expiresAt : null;
+  }
+
+  /**
+   * Like {@link write}, with the encoded entry: `raw` (for {@link decodeStored}),
+   * the absolute expiry, and whether the backend took it (`stored: false` when it
+   * failed). `undefined` when the value cannot be encoded. Never throws; failures
+   * are reported.
+   */
+  async store(key: string, value: unknown, expire: number | undefined): Promise<StoredEntry | undefined> {
+    const full = this.head + key;
+    const expiresAt = expiresAtOf(expire);
+    let raw: string;
+    try {
+      raw = encodeEntry(value, expiresAt);
+    } catch (error) {
+      this.report('encode', full, error);
+      return undefined;
+    }
+    return { raw, expiresAt, stored: await this.#put(full, raw, expire) };
+  }
+
+  /**
+   * `Cache.set`: like {@link store}, but a value that cannot be encoded throws its
+   * `CodecError` (the caller asked for exactly this value to be stored).
+   */
+  async put(key: string, value: unknown, expire: number | undefined): Promise<void> {
+    await this.#put(this.head + key, encodeEntry(value, expiresAtOf(expire)), expire);
+  }
+
+  /** Hands an encoded entry to the backend; `false` (reported) when it failed. */
+  async #put(full: string, raw: string, expire: number | undefined): Promise<boolean> {
+    try {
+      await this.backend.set(full, raw, expire);
+      return true;
+    } catch (error) {
+      this.report('set', full, error);
+      return false;
+    }
+  }
+
+  /**
+   * `Cache.clear`: deletes the entry `key` (`exact`) or every entry whose key
+   * starts with it. Rejects (after reporting) when the backend fails.
+   */
+  async remove(key: string, exact: boolean): Promise<void> {
+    const target = this.head + key;
+    // The memo only ever serves a string equal to the one stored, so emptying it is
+    // not needed for correctness: it lets go of what was cleared.
+    this.#memo.clear();
+    try {
+      if (exact) await this.backend.delete(target);
+      else await this.backend.deleteByPrefix(target);
+    } catch (error) {
+      this.report('clear', target, error);
+      throw error;
+    }
+  }
+
+  /** Reports a failure through the `onError` hook (which must not throw). */
+  report(operation: CacheErrorEvent['operation'], key: string | undefined, error: unknown): void {
+    try {
+      this.#onError({ operation, ...(key === undefined ? {} : { key }), backend: this.backend.name, error });
+    } catch {
+      // A throwing hook must not turn a cache failure into a failed request.
+    }
+  }
+}
+
+/** Makes the core of `cache` and carries it under {@link CACHE_CORE}. */
+export function attachCore(
+  cache: Cache,
+  backend: CacheBackend,
+  head: string,
+  onError: ((event: CacheErrorEvent) => void) | undefined,
+): CacheCore {
+  const core = new CacheCore(backend, head, onError);
+  Object.defineProperty(cache, CACHE_CORE, { value: core });
+  return core;
+}
+
+/** The core of `cache` (of this copy of the package or of another one). */
+export function coreOf(cache: Cache): CacheCore {
+  return (cache as unknown as { [CACHE_CORE]: CacheCore })[CACHE_CORE];
+}
+
+/** Whether `value` is a cache made by `createCache()` of this or another loaded copy of the package. */
+export function isCache(value: unknown): value is Cache {
+  if (value === null || typeof value !== 'object') return false;
+  const core = (value as { [CACHE_CORE]?: unknown })[CACHE_CORE];
+  return core !== null && typeof core === 'object';
+}

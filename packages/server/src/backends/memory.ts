@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { clock } from '../cache/clock.js';
 import { InvalidOptionError } from '../errors.js';
 import type { CacheBackend } from './types.js';
 
@@ -93,6 +94,8 @@ export class MemoryBackend implements CacheBackend {
     }
     this.#lru = new LRUCache<string, string>({
       max: maxEntries,
+      // Expiry on the server's clock (fake timers in tests move it), not lru-cache's own.
+      perf: clock,
       ...(maxBytes === undefined
         ? {}
         : { maxSize: maxBytes, sizeCalculation: (value, key) => (value.length + key.length) * 2 }),

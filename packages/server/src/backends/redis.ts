@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { now } from '../cache/clock.js';
 import { InvalidOptionError, RedisBackendError } from '../errors.js';
 import { clientKind, type IoredisClient, type NodeRedisClient, type RedisClient } from './redis-clients.js';
 import {
@@ -175,7 +176,7 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
   #gate(): Promise<void> | RedisBackendError | undefined {
     if (this.#closed) return new RedisBackendError('closed', 'the Redis backend was closed');
     if (this.#coolUntil !== 0) {
-      if (Date.now() < this.#coolUntil) {
+      if (now() < this.#coolUntil) {
         return new RedisBackendError(
           'unavailable',
           'Redis timed out recently; skipping it until the cooldown ends',
@@ -271,11 +272,11 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
    * `commandTimeout` and 1.1 × `commandTimeout` after it started.
    */
   #currentBucket(): Bucket {
-    const now = Date.now();
-    if (this.#bucket === undefined || now >= this.#bucketEnds) {
+    const at = now();
+    if (this.#bucket === undefined || at >= this.#bucketEnds) {
       const bucket: Bucket = { rejects: new Set(), controller: undefined, expired: false };
       this.#bucket = bucket;
-      this.#bucketEnds = now + this.#sliceMs;
+      this.#bucketEnds = at + this.#sliceMs;
       setTimeout(() => this.#expire(bucket), this.#timeoutMs + this.#sliceMs).unref();
     }
     return this.#bucket;
@@ -294,7 +295,7 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
     bucket.expired = true;
     bucket.controller?.abort();
     if (bucket.rejects.size === 0) return;
-    if (this.#cooldownMs > 0) this.#coolUntil = Date.now() + this.#cooldownMs;
+    if (this.#cooldownMs > 0) this.#coolUntil = now() + this.#cooldownMs;
     const error = this.#timeout();
     for (const reject of bucket.rejects) reject(error);
     bucket.rejects.clear();

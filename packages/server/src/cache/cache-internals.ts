@@ -21,6 +21,7 @@ import type { CacheBackend } from '../backends/types.js';
 import { InvalidOptionError } from '../errors.js';
 import { assertExpire } from '../seconds.js';
 import type { Cache, CacheErrorEvent, CacheOptions } from './cache.js';
+import { now } from './clock.js';
 import { type DecodedEntry, encodeEntry } from './codec.js';
 import { DecodeMemo } from './decode-memo.js';
 
@@ -51,15 +52,15 @@ export function checkCacheOptions(where: string, options: CacheOptions): void {
 
 /** Absolute expiry in epoch ms of an entry stored now for `expire` seconds; `undefined` for none. */
 function expiresAtOf(expire: number | undefined): number | undefined {
-  return expire === undefined ? undefined : Date.now() + expire * 1000;
+  return expire === undefined ? undefined : now() + expire * 1000;
 }
 
 function defaultOnError(): (event: CacheErrorEvent) => void {
   const last = new Map<string, number>();
   return (event) => {
-    const now = Date.now();
-    if ((last.get(event.operation) ?? 0) + 10_000 > now) return;
-    last.set(event.operation, now);
+    const at = now();
+    if ((last.get(event.operation) ?? 0) + 10_000 > at) return;
+    last.set(event.operation, at);
     const reason = event.error instanceof Error ? event.error.message : String(event.error);
     console.warn(
       event.operation === 'key'
@@ -133,8 +134,7 @@ export class CacheCore {
   /** The decoded entry unless it has expired; `undefined` (reported) when it cannot be decoded. */
   #live(full: string, raw: string): DecodedEntry | undefined {
     const entry = this.#decode(full, raw);
-    if (entry === undefined || (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()))
-      return undefined;
+    if (entry === undefined || (entry.expiresAt !== undefined && entry.expiresAt <= now())) return undefined;
     return entry;
   }
 

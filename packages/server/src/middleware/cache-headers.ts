@@ -1,5 +1,6 @@
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { ResponseMeta, ResponseMetaFn, TRPCRequestInfo } from '@trpc/server/http';
+import { now as clockNow } from '../cache/clock.js';
 import { readCallFacts, readCallFactsFromNowOn } from './call-channel.js';
 import {
   CACHE_HEADER,
@@ -36,7 +37,7 @@ function warnIfReportLost(call: TRPCRequestInfo['calls'][number]): void {
 /** The headers of a response whose calls have run: what each call actually got. */
 function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRPCRouter>['data']): Headers {
   const headers = new Headers();
-  const now = Date.now();
+  const now = clockNow();
   const ttl: string[] = [];
   const source: string[] = [];
   const invalidated: string[] = [];

@@ -1,4 +1,5 @@
 import { HTTPError } from 'ky';
+import { now as clockNow } from '../cache/clock.js';
 
 /** The parts of an HTTP error response trpc-memory reads. */
 interface ResponseLike {
@@ -115,7 +116,7 @@ export function isRetryableHttpError(error: unknown): boolean {
 export function retryAfterSeconds(
   error: unknown,
   statuses: readonly number[],
-  now: number = Date.now(),
+  now: number = clockNow(),
 ): number | undefined {
   const response = httpErrorResponse(error);
   if (response === undefined || !statuses.includes(response.status)) return undefined;

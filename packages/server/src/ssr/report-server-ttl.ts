@@ -1,3 +1,4 @@
+import { now } from '../cache/clock.js';
 import { InvalidOptionError } from '../errors.js';
 import { type CallReport, runInProcess } from '../middleware/call-channel.js';
 
@@ -128,7 +129,7 @@ export function reportServerTtl<TClient extends QueryClientLike>(queryClient: TC
       'a QueryClient of @tanstack/react-query',
     );
   }
-  const renderedAt = Date.now();
+  const renderedAt = now();
   const defaults = queryClient.getDefaultOptions() as { queries?: { persister?: PersisterLike } };
   const previous = defaults.queries?.persister;
 

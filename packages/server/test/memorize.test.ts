@@ -62,7 +62,7 @@ describe('memorize options', () => {
 
   it('names the value and what is allowed', () => {
     expect(() => memorize({ expire: -5 })).toThrow(
-      'memorize(): option "expire" must be a positive finite number of seconds (or omitted), got -5',
+      'memorize(): option "expire" must be a finite number of seconds > 0 (or omitted), got -5',
     );
   });
 

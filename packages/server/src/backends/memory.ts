@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { clock } from '../cache/clock.js';
 import { InvalidOptionError } from '../errors.js';
+import { assertSeconds } from '../seconds.js';
 import type { CacheBackend } from './types.js';
 
 /**
@@ -84,14 +85,7 @@ export class MemoryBackend implements CacheBackend {
     // lru-cache preallocates index arrays of `max` slots: keep the bound sane.
     positiveInteger('maxEntries', maxEntries, 2 ** 28);
     if (maxBytes !== undefined) positiveInteger('maxBytes', maxBytes, Number.MAX_SAFE_INTEGER);
-    if (typeof purgeInterval !== 'number' || !Number.isFinite(purgeInterval) || purgeInterval < 0) {
-      throw new InvalidOptionError(
-        WHERE,
-        'purgeInterval',
-        purgeInterval,
-        'a number of seconds ≥ 0 (0 = off)',
-      );
-    }
+    assertSeconds(WHERE, 'purgeInterval', purgeInterval, { allowZero: true });
     this.#lru = new LRUCache<string, string>({
       max: maxEntries,
       // Expiry on the server's clock (fake timers in tests move it), not lru-cache's own.

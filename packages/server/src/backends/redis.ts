@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { now } from '../cache/clock.js';
 import { InvalidOptionError, RedisBackendError } from '../errors.js';
+import { assertSeconds } from '../seconds.js';
 import { clientKind, type IoredisClient, type NodeRedisClient, type RedisClient } from './redis-clients.js';
 import {
   type ConnectionEvents,
@@ -22,14 +23,7 @@ const CLIENTS = 'an ioredis Redis or Cluster, a node-redis v5 client or cluster,
 
 function seconds(option: string, value: unknown, fallback: number, allowZero: boolean): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new InvalidOptionError(
-      WHERE,
-      option,
-      value,
-      allowZero ? 'a finite number of seconds ≥ 0' : 'a positive finite number of seconds',
-    );
-  }
+  assertSeconds(WHERE, option, value, { allowZero });
   return value;
 }
 

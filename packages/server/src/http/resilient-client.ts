@@ -4,6 +4,7 @@ import { transport } from '#http-pool';
 import { InvalidOptionError, ResilientClientClosedError } from '../errors.js';
 import { type DefaultRetryOptions, defaultRetryPolicy } from '../resilience/default-retry.js';
 import { type RetryPolicy, runWithRetry } from '../resilience/retry.js';
+import { assertSeconds } from '../seconds.js';
 import type { ConnectionPool } from './pool.js';
 import { assertSchema, type InferSchemaOutput, type StandardSchema, validateWithSchema } from './schema.js';
 import { toTRPCError } from './upstream-error.js';
@@ -151,20 +152,7 @@ function parseBaseUrl(baseUrl: unknown): { base: string; path: string } {
 }
 
 function positiveSeconds(option: string, value: unknown, allowZero = false): number {
-  if (
-    typeof value !== 'number' ||
-    Number.isNaN(value) ||
-    value > MAX_TIMER_SECONDS ||
-    value < 0 ||
-    (!allowZero && value === 0)
-  ) {
-    throw new InvalidOptionError(
-      'new ResilientClient()',
-      option,
-      value,
-      `a number of seconds ${allowZero ? '≥ 0' : '> 0'} (at most ${Math.floor(MAX_TIMER_SECONDS)})`,
-    );
-  }
+  assertSeconds('new ResilientClient()', option, value, { allowZero, max: MAX_TIMER_SECONDS });
   return value;
 }
 

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
+import { assertSeconds } from '../seconds.js';
 import type { StopStrategy } from './retry.js';
 
 /**
@@ -37,9 +38,7 @@ export function stopAfterRetries(attempts: number): StopStrategy {
  * ```
  */
 export function stopAfterDelay(seconds: number): StopStrategy {
-  if (typeof seconds !== 'number' || !(seconds >= 0) || seconds === Number.POSITIVE_INFINITY) {
-    throw new InvalidOptionError('stopAfterDelay()', 'seconds', seconds, 'a finite number of seconds ≥ 0');
-  }
+  assertSeconds('stopAfterDelay()', 'seconds', seconds, { allowZero: true });
   return (state) => state.elapsed + state.upcomingSleep >= seconds;
 }
 

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
+import { assertSeconds } from '../seconds.js';
 import { retryAfterSeconds } from './http-errors.js';
 import type { WaitStrategy } from './retry.js';
 
@@ -25,21 +26,6 @@ export interface ExponentialBackoffOptions {
   jitter?: boolean;
 }
 
-function assertSeconds(where: string, option: string, value: unknown, allowInfinity: boolean): void {
-  const ok =
-    typeof value === 'number' &&
-    !Number.isNaN(value) &&
-    (allowInfinity ? value !== Number.NEGATIVE_INFINITY : Number.isFinite(value));
-  if (!ok) {
-    throw new InvalidOptionError(
-      where,
-      option,
-      value,
-      allowInfinity ? 'a number of seconds (Infinity allowed)' : 'a finite number of seconds',
-    );
-  }
-}
-
 /**
  * Exponential backoff (tenacity's `wait_exponential`): before attempt n + 1 it
  * waits `clamp(multiplier * 2 ** (n - 1), max(0, min), max)` seconds; when
@@ -55,11 +41,10 @@ function assertSeconds(where: string, option: string, value: unknown, allowInfin
 export function exponentialBackoff(options: ExponentialBackoffOptions = {}): WaitStrategy {
   const { multiplier = 1, min = 0, max = Number.POSITIVE_INFINITY, jitter = false } = options;
   const where = 'exponentialBackoff()';
-  assertSeconds(where, 'multiplier', multiplier, false);
-  if (multiplier < 0) throw new InvalidOptionError(where, 'multiplier', multiplier, 'a number ≥ 0');
-  assertSeconds(where, 'min', min, false);
-  assertSeconds(where, 'max', max, true);
-  if (max < 0) throw new InvalidOptionError(where, 'max', max, 'a number of seconds ≥ 0');
+  assertSeconds(where, 'multiplier', multiplier, { allowZero: true });
+  // A negative `min` is clamped to 0.
+  assertSeconds(where, 'min', min, { allowZero: true, allowNegative: true });
+  assertSeconds(where, 'max', max, { allowZero: true, allowInfinity: true });
   if (typeof jitter !== 'boolean') throw new InvalidOptionError(where, 'jitter', jitter, 'true or false');
   const floor = Math.max(0, min);
   return (state) => {
@@ -77,8 +62,7 @@ export function exponentialBackoff(options: ExponentialBackoffOptions = {}): Wai
  * ```
  */
 export function fixedWait(seconds: number): WaitStrategy {
-  assertSeconds('fixedWait()', 'seconds', seconds, false);
-  if (seconds < 0) throw new InvalidOptionError('fixedWait()', 'seconds', seconds, 'a number of seconds ≥ 0');
+  assertSeconds('fixedWait()', 'seconds', seconds, { allowZero: true });
   return () => seconds;
 }
 
@@ -118,8 +102,7 @@ export function waitRetryAfter(fallback: WaitStrategy, options: WaitRetryAfterOp
   if (typeof fallback !== 'function') {
     throw new InvalidOptionError(where, 'fallback', fallback, 'a wait strategy function');
   }
-  assertSeconds(where, 'max', max, true);
-  if (max < 0) throw new InvalidOptionError(where, 'max', max, 'a number of seconds ≥ 0');
+  assertSeconds(where, 'max', max, { allowZero: true, allowInfinity: true });
   if (!Array.isArray(statuses) || !statuses.every((status) => Number.isInteger(status))) {
     throw new InvalidOptionError(where, 'statuses', statuses, 'an array of HTTP status codes');
   }

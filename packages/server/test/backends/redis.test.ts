@@ -135,7 +135,7 @@ describe('RedisBackend', () => {
     );
     expect(() => new RedisBackend({} as Redis)).toThrow(InvalidOptionError);
     expect(() => new RedisBackend(REDIS_URL, { commandTimeout: 0 })).toThrow(
-      /"commandTimeout" must be a positive/,
+      /"commandTimeout" must be a finite number of seconds > 0/,
     );
     expect(() => new RedisBackend(REDIS_URL, { cooldown: -1 })).toThrow(/"cooldown"/);
     expect(() => new RedisBackend(REDIS_URL, { scanCount: 0.5 })).toThrow(/"scanCount"/);

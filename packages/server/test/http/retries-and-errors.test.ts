@@ -160,7 +160,7 @@ describe('ResilientClient retries and errors (real servers on 127.0.0.1)', () =>
 
   it('rejects bad options when constructed, naming them as the constructor spells them', () => {
     expect(() => new ResilientClient({ timeout: 0 })).toThrow(
-      'new ResilientClient(): option "timeout" must be a number of seconds > 0',
+      'new ResilientClient(): option "timeout" must be a finite number of seconds > 0',
     );
     expect(() => new ResilientClient({ maxConnections: 0 })).toThrow(
       'option "maxConnections" must be a whole number ≥ 1',

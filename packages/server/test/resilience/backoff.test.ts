@@ -94,7 +94,9 @@ describe('exponentialBackoff()', () => {
       'exponentialBackoff(): option "min" must be a finite number of seconds, got NaN',
     );
     expect(() => exponentialBackoff({ max: -1 })).toThrow(InvalidOptionError);
-    expect(() => exponentialBackoff({ multiplier: -2 })).toThrow('option "multiplier" must be a number ≥ 0');
+    expect(() => exponentialBackoff({ multiplier: -2 })).toThrow(
+      'option "multiplier" must be a finite number of seconds ≥ 0',
+    );
     expect(() => exponentialBackoff({ jitter: 1 as never })).toThrow('option "jitter" must be true or false');
     expect(() => fixedWait(-1)).toThrow(InvalidOptionError);
     expect(() => stopAfterDelay(Number.POSITIVE_INFINITY)).toThrow(InvalidOptionError);

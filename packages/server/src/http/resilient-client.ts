@@ -263,7 +263,7 @@ export class ResilientClient {
       keepAliveTimeout: positiveSeconds('keepAliveTimeout', keepAliveTimeout),
     };
     this.#headers = headers;
-    // The retry defaults are defaultRetry's own: omitted options stay omitted.
+    // Omitted retry options stay omitted: defaultRetry fills them in from RETRY_DEFAULTS.
     const retryOptions: DefaultRetryOptions = {};
     if (retryAttempts !== undefined) retryOptions.attempts = retryAttempts;
     if (retryWaitMin !== undefined) retryOptions.waitMin = retryWaitMin;

@@ -46,11 +46,27 @@ export interface DefaultRetryOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The defaults of {@link defaultRetry}, which `ResilientClient` uses too (its
+ * `retryAttempts`, `retryWaitMin`, … fall back to these). The one place they are
+ * written; the `@default` tags of both option interfaces restate them for editors.
+ * Not exported from the package entry.
+ */
+export const RETRY_DEFAULTS = Object.freeze({
+  attempts: 3,
+  waitMin: 2,
+  waitMax: 10,
+  multiplier: 1,
+  reraise: true,
+  jitter: false,
+  respectRetryAfter: false,
+} as const);
+
 /** The options of `exponentialBackoff` as `defaultRetry` spells them. */
 const BACKOFF_NAMES: Readonly<Record<string, string>> = { min: 'waitMin', max: 'waitMax' };
 
 /**
- * @internal The policy of {@link defaultRetry}, shared with `ResilientClient`.
+ * The policy of {@link defaultRetry}, shared with `ResilientClient`.
  * A bad option is reported under the name the caller used: `spelled` maps
  * `defaultRetry`'s option names to the caller's (e.g. `attempts` → `retryAttempts`).
  */
@@ -73,14 +89,14 @@ function buildPolicy(where: string, options: DefaultRetryOptions): RetryPolicy {
     throw new InvalidOptionError(where, 'options', options, 'an options object (or omitted)');
   }
   const {
-    attempts = 3,
-    waitMin = 2,
-    waitMax = 10,
-    multiplier = 1,
+    attempts = RETRY_DEFAULTS.attempts,
+    waitMin = RETRY_DEFAULTS.waitMin,
+    waitMax = RETRY_DEFAULTS.waitMax,
+    multiplier = RETRY_DEFAULTS.multiplier,
     retryOn = isRetryableHttpError,
-    reraise = true,
-    jitter = false,
-    respectRetryAfter = false,
+    reraise = RETRY_DEFAULTS.reraise,
+    jitter = RETRY_DEFAULTS.jitter,
+    respectRetryAfter = RETRY_DEFAULTS.respectRetryAfter,
     beforeSleep,
     signal,
   } = options;

@@ -2,6 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { HTTPError, TimeoutError } from 'ky';
 import { describe, expect, it } from 'vitest';
 import { ResilientClient, type ResilientClientOptions, type RetryState } from '../../src/index.js';
+import { RETRY_DEFAULTS } from '../../src/resilience/default-retry.js';
 import { closedPort, reply, startServer } from './local-server.js';
 
 /** Tiny waits keep the suite fast; the schedule itself is tested with fake timers elsewhere. */
@@ -46,6 +47,15 @@ describe('ResilientClient retries and errors (real servers on 127.0.0.1)', () =>
     });
     expect((mapped as TRPCError).cause).toBeInstanceOf(HTTPError);
     expect(server.requests).toHaveLength(2);
+  });
+
+  it('without retryAttempts, makes the requests defaultRetry makes (its one set of defaults)', async () => {
+    await using server = await startServer((_req, res) => reply(res, 503, 'down'));
+    await using client = new ResilientClient({ baseUrl: server.url, ...fast });
+    const raw = await rejection(client.getRaw('x'));
+    expect((raw as HTTPError).response.status).toBe(503);
+    expect(RETRY_DEFAULTS.attempts).toBe(3);
+    expect(server.requests).toHaveLength(RETRY_DEFAULTS.attempts);
   });
 
   it('makes exactly retryAttempts requests to an always-503 upstream, then throws the 503', async () => {

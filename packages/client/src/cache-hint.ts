@@ -48,6 +48,8 @@ export interface GetCacheHintOptions {
   /**
    * The registry `cacheHintsLink` writes to. Default: the one given to
    * `mirrorServerTtl` for this QueryClient, else the shared one.
+   *
+   * @default the one given to `mirrorServerTtl` for this QueryClient, else the shared one
    */
   hints?: CacheHints;
 }

@@ -197,6 +197,8 @@ export interface CreateMemoHooksOptions<TRouter extends AnyTRPCRouter> {
    * Query then refetches on the next mount). Default `false`, as in
    * `@trpc/tanstack-react-query`: a component that unmounts and mounts again
    * while its data loads does not start over.
+   *
+   * @default false
    */
   abortOnUnmount?: boolean;
 }

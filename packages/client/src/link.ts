@@ -23,7 +23,11 @@ import {
  * ```
  */
 export interface CacheHintsLinkOptions {
-  /** Where to record the hints. Default: the registry shared with `mirrorServerTtl`. */
+  /**
+   * Where to record the hints. Default: the registry shared with `mirrorServerTtl`.
+   *
+   * @default the registry shared with `mirrorServerTtl`
+   */
   hints?: CacheHints;
 }
 

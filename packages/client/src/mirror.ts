@@ -44,6 +44,8 @@ export interface MirrorServerTtlOptions {
    * no `cacheHintsLink()` (a mutation's own report, through the link, takes precedence).
    * Default: none — queries without a report keep the QueryClient's own `staleTime`,
    * and only reported mutations invalidate.
+   *
+   * @default none — queries without a report keep the QueryClient's own `staleTime`, and only reported mutations invalidate
    */
   policy?: CachePolicy;
   /**
@@ -62,7 +64,11 @@ export interface MirrorServerTtlOptions {
    * @default 'stale'
    */
   unreported?: 'stale' | 'policy';
-  /** The registry `cacheHintsLink` writes to. Default: the shared one. */
+  /**
+   * The registry `cacheHintsLink` writes to. Default: the shared one.
+   *
+   * @default the shared one
+   */
   hints?: CacheHints;
 }
 

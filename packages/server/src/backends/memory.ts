@@ -16,12 +16,16 @@ export interface MemoryBackendOptions {
   /**
    * Most entries kept; past it the least recently used entry is evicted.
    * Default `10_000`.
+   *
+   * @default 10_000
    */
   maxEntries?: number;
   /**
    * Optional bound on the stored size in bytes, counted as 2 bytes per UTF-16
    * code unit of key and encoded value (roughly what V8 holds). An entry larger
    * than the bound is not stored. Default: no byte bound (only `maxEntries`).
+   *
+   * @default no byte bound (only `maxEntries`)
    */
   maxBytes?: number;
   /**
@@ -29,6 +33,8 @@ export interface MemoryBackendOptions {
    * they do not hold memory until LRU eviction reaches them. `0` turns the sweep
    * off (expired entries are still never returned). The timer is `unref`'d and
    * stops by itself when the backend is garbage collected. Default `60`.
+   *
+   * @default 60
    */
   purgeInterval?: number;
 }

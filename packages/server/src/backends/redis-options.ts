@@ -13,17 +13,23 @@ export interface RedisBackendOptions {
    * cache then serves a miss (reads) or skips storing (writes) and reports the
    * timeout through `onError` (at most 10 % later than this). Applies to clients
    * you pass in too, whatever their own `commandTimeout`. Default `0.5`.
+   *
+   * @default 0.5
    */
   commandTimeout?: number;
   /**
    * Seconds during which commands fail at once (as misses) after one timed out,
    * so a stalled Redis costs each request nothing instead of `commandTimeout`.
    * `0` turns it off. Default `1`.
+   *
+   * @default 1
    */
   cooldown?: number;
   /**
    * `COUNT` hint of each `SCAN` step when clearing a prefix or namespace: keys
    * examined per round trip. Default `1000`.
+   *
+   * @default 1000
    */
   scanCount?: number;
 }

@@ -46,14 +46,22 @@ export interface CacheOptions {
    * entries, whatever their prefixes: a `:` inside a prefix is stored as `%3A`
    * (and `%` as `%25`), so `'app'` and `'app:users'` make the disjoint key spaces
    * `app:…` and `app%3Ausers:…`.
+   *
+   * @default 'trpc-memory'
    */
   prefix?: string;
-  /** Default time to live in seconds for `set()` and `memorize` without `expire`. Default: no expiry. */
+  /**
+   * Default time to live in seconds for `set()` and `memorize` without `expire`. Default: no expiry.
+   *
+   * @default no expiry
+   */
   expire?: number;
   /**
    * Called when the backend or the codec fails (Redis down, timeout, corrupt
    * entry, a value that cannot be encoded). The request goes on as a miss.
    * Default: a `console.warn`, at most once every 10 s per operation.
+   *
+   * @default a `console.warn`, at most once every 10 s per operation
    */
   onError?: (event: CacheErrorEvent) => void;
 }
@@ -94,7 +102,11 @@ export interface ClearOptions {
  * ```
  */
 export interface SetOptions {
-  /** Time to live in seconds; omitted → the cache's default `expire`; neither → no expiry. */
+  /**
+   * Time to live in seconds; omitted → the cache's default `expire`; neither → no expiry.
+   *
+   * @default the cache's `expire`
+   */
   expire?: number;
 }
 

@@ -134,9 +134,17 @@ export type InitCacheOptions = CacheOptions &
     | {
         /** `'memory'` (the default): an in-process `MemoryBackend`. */
         backend?: 'memory';
-        /** See `MemoryBackendOptions.maxEntries`. Default `10_000`. */
+        /**
+         * See `MemoryBackendOptions.maxEntries`. Default `10_000`.
+         *
+         * @default 10_000
+         */
         maxEntries?: number;
-        /** See `MemoryBackendOptions.maxBytes`. Default: no byte bound. */
+        /**
+         * See `MemoryBackendOptions.maxBytes`. Default: no byte bound.
+         *
+         * @default no byte bound
+         */
         maxBytes?: number;
       }
     | ({

@@ -11,6 +11,8 @@ export interface SingleFlightOptions {
    * This caller's abort signal. When it aborts, this call stops waiting at once and
    * rejects with `signal.reason`; the computation goes on for the other callers.
    * Default: none (the call waits until the computation settles).
+   *
+   * @default none (the call waits until the computation settles)
    */
   signal?: AbortSignal | undefined;
 }

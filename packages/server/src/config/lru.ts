@@ -10,12 +10,18 @@ import { InvalidOptionError, UnsupportedUseError } from '../errors.js';
  * ```
  */
 export interface LruOptions {
-  /** How many results to keep; the least recently used is evicted past it. Default `128`. */
+  /**
+   * How many results to keep; the least recently used is evicted past it. Default `128`.
+   *
+   * @default 128
+   */
   maxSize?: number;
   /**
    * Makes the cache key from the arguments. Default: primitives by value, objects
    * and functions by identity (like Python's `functools.lru_cache`). Return a
    * string (e.g. `JSON.stringify(args)`) to key objects by content instead.
+   *
+   * @default primitives by value, objects and functions by identity (like Python's `functools.lru_cache`)
    */
   key?: (...args: never[]) => unknown;
 }

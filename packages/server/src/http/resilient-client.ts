@@ -23,6 +23,8 @@ export interface ResilientClientOptions {
    * an absolute `http(s)://` URL is used as is. A relative path may not climb
    * out of the base URL's path with `..` segments (`InvalidOptionError`, before
    * any request). Default `''` (paths must then be absolute).
+   *
+   * @default ''
    */
   baseUrl?: string;
   /**
@@ -30,18 +32,24 @@ export interface ResilientClientOptions {
    * pooled connection included), and the longest silence allowed while the
    * body streams. Default `30`. On edge and worker runtimes (the platform
    * `fetch`) it bounds the whole attempt, body included.
+   *
+   * @default 30
    */
   timeout?: number;
   /**
    * Verify TLS certificates; `false` accepts self-signed ones (internal endpoints
    * only, and on Node only: the platform `fetch` of edge and worker runtimes
    * always verifies, so `false` is an `InvalidOptionError` there). Default `true`.
+   *
+   * @default true
    */
   verify?: boolean;
   /**
    * Most connections open at once to one origin; further requests queue.
    * Default `20`. On edge and worker runtimes the platform `fetch` manages its
    * connections itself and this option (like the two keep-alive ones) has no effect.
+   *
+   * @default 20
    */
   maxConnections?: number;
   /**
@@ -49,19 +57,45 @@ export interface ResilientClientOptions {
    * response. undici, unlike httpx, cannot cap idle connections by count: with
    * any other value idle connections are kept for `keepAliveTimeout` seconds
    * (and never more than `maxConnections`). Default `10`.
+   *
+   * @default 10
    */
   maxKeepaliveConnections?: number;
-  /** Seconds an idle keep-alive connection stays open (httpx's `keepalive_expiry`). Default `5`. */
+  /**
+   * Seconds an idle keep-alive connection stays open (httpx's `keepalive_expiry`). Default `5`.
+   *
+   * @default 5
+   */
   keepAliveTimeout?: number;
-  /** Calls in total per request, the first included. Default `3`. */
+  /**
+   * Calls in total per request, the first included. Default `3`.
+   *
+   * @default 3
+   */
   retryAttempts?: number;
-  /** Shortest wait between attempts, in seconds. Default `2`. */
+  /**
+   * Shortest wait between attempts, in seconds. Default `2`.
+   *
+   * @default 2
+   */
   retryWaitMin?: number;
-  /** Longest wait between attempts, in seconds (also caps `Retry-After`). Default `10`. */
+  /**
+   * Longest wait between attempts, in seconds (also caps `Retry-After`). Default `10`.
+   *
+   * @default 10
+   */
   retryWaitMax?: number;
-  /** Full jitter on the backoff waits. Default `false`. */
+  /**
+   * Full jitter on the backoff waits. Default `false`.
+   *
+   * @default false
+   */
   retryJitter?: boolean;
-  /** Honour `Retry-After` on 429 and 503 responses, capped by `retryWaitMax` (see `defaultRetry`). Default `false`. */
+  /**
+   * Honour `Retry-After` on 429 and 503 responses, capped by `retryWaitMax` (see `defaultRetry`). Default `false`.
+   *
+   * @default false
+   */
   respectRetryAfter?: boolean;
   /** Called before every retry sleep, e.g. to log or count retries. */
   beforeRetry?: DefaultRetryOptions['beforeSleep'];

@@ -57,9 +57,15 @@ export interface InvalidatesOptions {
    * actually uses (a `memorize({ namespace })` override, a `memorize({ cache })`
    * instance), and a static path that names no procedure is an error at the first
    * call. Default: none — each path is cleared as the namespace of the same name.
+   *
+   * @default none — each path is cleared as the namespace of the same name
    */
   router?: () => AnyTRPCRouter;
-  /** The cache to clear. Default: the memorized procedure's own cache, else the global `CacheManager`. */
+  /**
+   * The cache to clear. Default: the memorized procedure's own cache, else the global `CacheManager`.
+   *
+   * @default the memorized procedure's own cache, else the global `CacheManager`
+   */
   cache?: Cache;
 }
 

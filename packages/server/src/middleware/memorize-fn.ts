@@ -20,11 +20,15 @@ export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> {
   /**
    * Time to live in seconds (fractions allowed). Default: the cache's `expire`;
    * neither → no expiry.
+   *
+   * @default the cache's `expire`; neither → no expiry
    */
   expire?: number;
   /**
    * First part of the key, the unit `clear({ namespace })` drops. Default: the
    * function's name; required when the function is anonymous.
+   *
+   * @default the function's name; required when the function is anonymous
    */
   namespace?: string;
   /**
@@ -33,9 +37,15 @@ export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> {
    * objects does not matter). Arguments the key cannot represent faithfully (a
    * class instance, a function, …) or past the limits of key building run the
    * function without the cache, reported through the cache's `onError`.
+   *
+   * @default the canonical form of the arguments, hashed when long (key order in objects does not matter)
    */
   key?: (...args: TArgs) => string;
-  /** The cache to use. Default: the global `CacheManager`, looked up at call time. */
+  /**
+   * The cache to use. Default: the global `CacheManager`, looked up at call time.
+   *
+   * @default the global `CacheManager`, looked up at call time
+   */
   cache?: Cache;
 }
 

@@ -48,11 +48,15 @@ export interface MemorizeOptions<TContext = object> {
   /**
    * Time to live in seconds (fractions allowed: `0.05` is 50 ms). Default: the
    * cache's `expire` (from `initCache`/`createCache`); neither → no expiry.
+   *
+   * @default the cache's `expire` (from `initCache`/`createCache`); neither → no expiry
    */
   expire?: number;
   /**
    * First part of the key, the unit `clear({ namespace })` drops. Default: the
    * procedure path, e.g. `'post.byId'`.
+   *
+   * @default the procedure path, e.g. `'post.byId'`
    */
   namespace?: string;
   /**
@@ -62,6 +66,8 @@ export interface MemorizeOptions<TContext = object> {
    * `memorize` stands after `.input()` (unknown fields the schema strips cannot
    * split or flood the cache), the raw input when it stands before (weaker: any
    * extra field makes a new entry).
+   *
+   * @default the canonical form of the input (hashed when long)
    */
   key?: (opts: MemorizeKeyInput<TContext>) => string;
   /**
@@ -69,9 +75,15 @@ export interface MemorizeOptions<TContext = object> {
    * of the context: one partition per returned string (e.g. the user id); `null`
    * (or `undefined`) → this call is not cached. A result cached for one scope is
    * never served to another, nor to public callers.
+   *
+   * @default 'public'
    */
   scope?: 'public' | ((ctx: TContext) => string | null | undefined);
-  /** The cache to use. Default: the global `CacheManager`, looked up at call time. */
+  /**
+   * The cache to use. Default: the global `CacheManager`, looked up at call time.
+   *
+   * @default the global `CacheManager`, looked up at call time
+   */
   cache?: Cache;
 }
 

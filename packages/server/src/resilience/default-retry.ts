@@ -20,24 +20,54 @@ import { exponentialBackoff, waitRetryAfter } from './wait.js';
  * ```
  */
 export interface DefaultRetryOptions {
-  /** Calls in total, the first included. Default `3`. */
+  /**
+   * Calls in total, the first included. Default `3`.
+   *
+   * @default 3
+   */
   attempts?: number;
-  /** Shortest wait between attempts, in seconds. Default `2`. */
+  /**
+   * Shortest wait between attempts, in seconds. Default `2`.
+   *
+   * @default 2
+   */
   waitMin?: number;
-  /** Longest wait between attempts, in seconds (also caps `Retry-After`). Default `10`. */
+  /**
+   * Longest wait between attempts, in seconds (also caps `Retry-After`). Default `10`.
+   *
+   * @default 10
+   */
   waitMax?: number;
-  /** Multiplier of the exponential backoff (`multiplier * 2 ** (attempt - 1)` seconds). Default `1`. */
+  /**
+   * Multiplier of the exponential backoff (`multiplier * 2 ** (attempt - 1)` seconds). Default `1`.
+   *
+   * @default 1
+   */
   multiplier?: number;
-  /** Which errors are retried. Default {@link isRetryableHttpError}. */
+  /**
+   * Which errors are retried. Default {@link isRetryableHttpError}.
+   *
+   * @default {@link isRetryableHttpError}
+   */
   retryOn?: (error: unknown) => boolean;
-  /** `true` (default) throws the last error itself; `false` throws a `RetryError`. */
+  /**
+   * `true` (default) throws the last error itself; `false` throws a `RetryError`.
+   *
+   * @default true
+   */
   reraise?: boolean;
-  /** Full jitter: a random wait between `waitMin` and the backoff. Default `false`. */
+  /**
+   * Full jitter: a random wait between `waitMin` and the backoff. Default `false`.
+   *
+   * @default false
+   */
   jitter?: boolean;
   /**
    * Honour `Retry-After` on 429 and 503 responses: wait what the server asks,
    * capped by `waitMax`. A 429 that carries `Retry-After` is then retried too
    * (without the header a 429 stays final, as every 4xx). Default `false`.
+   *
+   * @default false
    */
   respectRetryAfter?: boolean;
   /** Called before every sleep (see `retry`). */

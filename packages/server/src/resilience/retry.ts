@@ -66,15 +66,29 @@ export type RetryCondition = (error: unknown, state: RetryState) => boolean;
  * ```
  */
 export interface RetryOptions {
-  /** When to give up. Default: never (retry until success or a non-retryable error). */
+  /**
+   * When to give up. Default: never (retry until success or a non-retryable error).
+   *
+   * @default never (retry until success or a non-retryable error)
+   */
   stop?: StopStrategy;
-  /** Seconds to sleep between attempts. Default: no wait. */
+  /**
+   * Seconds to sleep between attempts. Default: no wait.
+   *
+   * @default no wait
+   */
   wait?: WaitStrategy;
-  /** Which errors are retried; others are thrown at once, unwrapped. Default: every error. */
+  /**
+   * Which errors are retried; others are thrown at once, unwrapped. Default: every error.
+   *
+   * @default every error
+   */
   retry?: RetryCondition;
   /**
    * When `stop` ends the loop: `true` throws the last error itself, `false`
    * (default, as in tenacity) throws a {@link RetryError} whose `cause` is that error.
+   *
+   * @default false
    */
   reraise?: boolean;
   /** Called (and awaited) before every sleep, never after the final attempt. Good for logging. */

@@ -12,16 +12,30 @@ import type { WaitStrategy } from './retry.js';
  * ```
  */
 export interface ExponentialBackoffOptions {
-  /** Scales the doubling wait: `multiplier * 2 ** (attempt - 1)` seconds. Default `1`. */
+  /**
+   * Scales the doubling wait: `multiplier * 2 ** (attempt - 1)` seconds. Default `1`.
+   *
+   * @default 1
+   */
   multiplier?: number;
-  /** Shortest wait in seconds (negative counts as 0; wins over `max` when larger). Default `0`. */
+  /**
+   * Shortest wait in seconds (negative counts as 0; wins over `max` when larger). Default `0`.
+   *
+   * @default 0
+   */
   min?: number;
-  /** Longest wait in seconds. Default `Infinity`. */
+  /**
+   * Longest wait in seconds. Default `Infinity`.
+   *
+   * @default Infinity
+   */
   max?: number;
   /**
    * "Full jitter": wait a uniformly random time between `min` and the computed
    * wait instead of the computed wait itself (tenacity's `wait_random_exponential`),
    * so that many clients failing together do not retry in lockstep. Default `false`.
+   *
+   * @default false
    */
   jitter?: boolean;
 }
@@ -75,9 +89,17 @@ export function fixedWait(seconds: number): WaitStrategy {
  * ```
  */
 export interface WaitRetryAfterOptions {
-  /** Never wait longer than this many seconds, whatever the server asks. Default `Infinity`. */
+  /**
+   * Never wait longer than this many seconds, whatever the server asks. Default `Infinity`.
+   *
+   * @default Infinity
+   */
   max?: number;
-  /** Statuses whose `Retry-After` is honoured. Default `[429, 503]`. */
+  /**
+   * Statuses whose `Retry-After` is honoured. Default `[429, 503]`.
+   *
+   * @default [429, 503]
+   */
   statuses?: readonly number[];
 }
 

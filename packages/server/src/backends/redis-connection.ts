@@ -52,11 +52,27 @@ export interface RedisConnection {
     signal: AbortSignal | undefined,
   ): Promise<unknown>;
   unlink(key: string, signal: AbortSignal | undefined): Promise<unknown>;
+  /** `SET key value NX PX ttlMs`: `true` when set, `false` when the key exists. */
+  setIfAbsent(key: string, value: string, ttlMs: number, signal: AbortSignal | undefined): Promise<boolean>;
+  /** `EVAL script 1 key ...args`, routed to `key`'s node. */
+  evalOnKey(script: string, key: string, args: string[], signal: AbortSignal | undefined): Promise<unknown>;
+  /**
+   * A connection of its own subscribed to `channel` (made on first call, kept
+   * until `close()`, re-subscribed after reconnecting). `ready` settles once the
+   * first SUBSCRIBE is acknowledged (rejects when it cannot be).
+   */
+  subscribe(channel: string, onMessage: (message: string) => void): Subscription;
   /** Every master, once the connection is ready. */
   masters(): Promise<MasterNode[]>;
   classify(error: unknown): FailureKind;
   /** Ends the connection the adapter owns (within `timeoutMs`) and stops reporting events. */
   close(timeoutMs: number): Promise<void>;
+}
+
+/** A pub/sub subscription of the backend's. */
+export interface Subscription {
+  readonly ready: Promise<void>;
+  close(): Promise<void>;
 }
 
 /** SCAN MATCH is a glob: a prefix must match itself literally, whatever it contains. */

@@ -21,6 +21,7 @@ import {
   type MasterNode,
   noop,
   type RedisConnection,
+  type Subscription,
 } from './redis-connection.js';
 
 /**
@@ -79,6 +80,7 @@ export class IoredisConnection implements RedisConnection {
   #down: boolean;
   #lastError: unknown;
   #closing = false;
+  #subscribers: Subscription[] = [];
 
   private constructor(client: IoredisClient, conn: Connection, down: boolean, events: ConnectionEvents) {
     this.client = client;
@@ -180,6 +182,56 @@ export class IoredisConnection implements RedisConnection {
     return this.#conn.unlink(key);
   }
 
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return (await this.#conn.set(key, value, 'PX', ttlMs, 'NX')) !== null;
+  }
+
+  evalOnKey(script: string, key: string, args: string[]): Promise<unknown> {
+    return this.#conn.eval(script, 1, key, ...args);
+  }
+
+  /**
+   * A connection of its own (pub/sub takes a connection over), duplicated from
+   * ours with the offline queue on and automatic re-subscription: a SUBSCRIBE is
+   * idempotent, so sending it whenever the connection comes back is what we want.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void): Subscription {
+    const sub = (
+      this.#cluster
+        ? (this.#conn as Cluster).duplicate([], {
+            enableOfflineQueue: true,
+            redisOptions: {
+              ...(this.#conn as Cluster).options.redisOptions,
+              enableOfflineQueue: true,
+              autoResubscribe: true,
+              maxRetriesPerRequest: null,
+            },
+          } as Parameters<Cluster['duplicate']>[1])
+        : (this.#conn as Redis).duplicate({
+            enableOfflineQueue: true,
+            autoResubscribe: true,
+            maxRetriesPerRequest: null,
+            lazyConnect: false,
+          })
+    ) as Connection & EventEmitter;
+    sub.on('error', noop);
+    sub.on('message', (from: string, message: string) => {
+      if (from === channel) onMessage(message);
+    });
+    const ready = sub.subscribe(channel).then(noop);
+    ready.catch(noop);
+    const subscription: Subscription = {
+      ready,
+      close: async () => {
+        this.#subscribers = this.#subscribers.filter((other) => other !== subscription);
+        sub.removeAllListeners('message');
+        sub.disconnect();
+      },
+    };
+    this.#subscribers.push(subscription);
+    return subscription;
+  }
+
   async masters(): Promise<MasterNode[]> {
     const nodes = this.#cluster ? (this.#conn as Cluster).nodes('master') : [this.#conn as Redis];
     return nodes.map((node) => this.#master(node));
@@ -226,6 +278,7 @@ export class IoredisConnection implements RedisConnection {
     if (this.#closing) return;
     this.#closing = true;
     for (const [target, event, listener] of this.#listeners) target.off(event, listener);
+    await Promise.all(this.#subscribers.map((subscription) => subscription.close()));
     // Still listened to until it is gone: an 'error' while quitting must not go unhandled.
     const conn = this.#conn as Connection & EventEmitter;
     conn.on('error', noop);

@@ -19,6 +19,7 @@ import {
   type MasterNode,
   noop,
   type RedisConnection,
+  type Subscription,
 } from './redis-connection.js';
 
 interface CommandOptions {
@@ -26,6 +27,14 @@ interface CommandOptions {
 }
 
 /** The part of a node-redis v5 client the backend uses (typed here: `redis` is an optional peer). */
+/** What subscribing needs of a node-redis client or cluster. */
+interface Subscriber extends EventEmitter {
+  readonly isOpen: boolean;
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  destroy(): void;
+}
+
 interface NodeClient extends EventEmitter {
   readonly isOpen: boolean;
   readonly isReady: boolean;
@@ -113,6 +122,7 @@ abstract class NodeRedisConnection implements RedisConnection {
   protected down = false;
   protected closing = false;
   #lastError: unknown;
+  #subscribers: Subscription[] = [];
 
   constructor(client: NodeRedisClient, events: ConnectionEvents) {
     this.client = client;
@@ -180,6 +190,41 @@ abstract class NodeRedisConnection implements RedisConnection {
     return this.send(key, false, ['UNLINK', key], signal && { abortSignal: signal });
   }
 
+  async setIfAbsent(
+    key: string,
+    value: string,
+    ttlMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const args = ['SET', key, value, 'PX', String(ttlMs), 'NX'];
+    return (await this.send(key, false, args, signal && { abortSignal: signal })) !== null;
+  }
+
+  evalOnKey(script: string, key: string, args: string[], signal: AbortSignal | undefined): Promise<unknown> {
+    return this.send(key, false, ['EVAL', script, '1', key, ...args], signal && { abortSignal: signal });
+  }
+
+  /** A duplicate of our connection for pub/sub, with the offline queue on (SUBSCRIBE is idempotent). */
+  protected abstract subscriberConnection(): Subscriber;
+
+  subscribe(channel: string, onMessage: (message: string) => void): Subscription {
+    const sub = this.subscriberConnection();
+    sub.on('error', noop);
+    const ready = sub.connect().then(() => sub.subscribe(channel, onMessage).then(noop));
+    ready.catch(noop);
+    const subscription: Subscription = {
+      ready,
+      close: async () => {
+        this.#subscribers = this.#subscribers.filter((other) => other !== subscription);
+        // node-redis ends a connection still connecting only once it settles.
+        ready.then(() => sub.isOpen && sub.destroy(), noop).catch(noop);
+        if (sub.isOpen) sub.destroy();
+      },
+    };
+    this.#subscribers.push(subscription);
+    return subscription;
+  }
+
   classify(error: unknown): FailureKind {
     if (!(error instanceof Error) || isReplyError(error) || error instanceof TypeError) return undefined;
     // Refused before writing (offline, closed), or dropped unwritten by our abort signal.
@@ -192,6 +237,7 @@ abstract class NodeRedisConnection implements RedisConnection {
     if (this.closing) return;
     this.closing = true;
     for (const [target, event, listener] of this.#listeners) target.off(event, listener);
+    await Promise.all(this.#subscribers.map((subscription) => subscription.close()));
     await this.shut(timeoutMs);
   }
 }
@@ -245,6 +291,10 @@ export class NodeRedisClientConnection extends NodeRedisConnection {
 
   async masters(): Promise<MasterNode[]> {
     return [master(this.#conn, false)];
+  }
+
+  protected subscriberConnection(): Subscriber {
+    return this.#conn.duplicate({ disableOfflineQueue: false }) as unknown as Subscriber;
   }
 
   protected shut(timeoutMs: number): Promise<void> {
@@ -319,6 +369,13 @@ export class NodeRedisClusterConnection extends NodeRedisConnection {
   async masters(): Promise<MasterNode[]> {
     const clients = await Promise.all(this.#conn.masters.map((node) => this.#conn.nodeClient(node)));
     return clients.map((client) => master(client, true));
+  }
+
+  protected subscriberConnection(): Subscriber {
+    const defaults = (this.#conn.options ?? this.#conn._options)?.defaults;
+    return this.#conn.duplicate({
+      defaults: { ...defaults, disableOfflineQueue: false },
+    }) as unknown as Subscriber;
   }
 
   protected shut(timeoutMs: number): Promise<void> {

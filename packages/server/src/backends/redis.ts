@@ -10,10 +10,11 @@ import {
   noop,
   type RedisConnection,
 } from './redis-connection.js';
+import { RedisFlights } from './redis-flights.js';
 import { IoredisConnection } from './redis-ioredis.js';
 import { NodeRedisClientConnection, NodeRedisClusterConnection } from './redis-node-redis.js';
 import type { RedisBackendOptions } from './redis-options.js';
-import type { CacheBackend } from './types.js';
+import type { CacheBackend, FlightCoordinator } from './types.js';
 
 export type { IoredisClient, NodeRedisClient, RedisClient } from './redis-clients.js';
 export type { RedisBackendOptions } from './redis-options.js';
@@ -95,6 +96,7 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
   #closed = false;
   #bucket: Bucket | undefined;
   #bucketEnds = 0;
+  #flights: RedisFlights | undefined;
   /** Shared by every command waiting for the first connection. */
   #ready: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | undefined;
 
@@ -293,6 +295,23 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
     const error = this.#timeout();
     for (const reject of bucket.rejects) reject(error);
     bucket.rejects.clear();
+  }
+
+  /**
+   * Distributed single-flight (what `memorize({ distributed: true })` uses): a
+   * lock per key, `SET NX PX` with a random token, released only by its holder
+   * (a compare-and-delete script that also announces the release over pub/sub
+   * on a subscriber connection of the backend's own). Lock commands go through
+   * the same `commandTimeout` and cooldown as every other command.
+   *
+   * @example
+   * ```ts
+   * const turn = await backend.flights.acquire('app:report:7', { ttl: 10, poll: 0.1 });
+   * ```
+   */
+  get flights(): FlightCoordinator {
+    this.#flights ??= new RedisFlights(this.#conn, (send) => this.#run(send, true));
+    return this.#flights;
   }
 
   get(key: string): Promise<string | undefined> {

@@ -44,4 +44,78 @@ export interface CacheBackend {
   deleteByPrefix(prefix: string): MaybePromise<void>;
   /** Releases connections and timers; the backend is not used afterwards. */
   close?(): MaybePromise<void>;
+  /**
+   * Optional: a lock per key shared by every process using the same store, for
+   * `memorize({ distributed: true })` (see {@link FlightCoordinator}). Without
+   * it, single-flight stays within each process.
+   */
+  readonly flights?: FlightCoordinator;
+}
+
+/**
+ * One process's turn at computing a key, as {@link FlightCoordinator.acquire}
+ * hands it out: either this process holds the lock (`held: true`) and must
+ * `release()` it once the value is stored or the computation failed, or another
+ * process holds it (`held: false`) and `released` settles when that one
+ * announces it is done, or after the poll interval, whichever comes first.
+ *
+ * @example
+ * ```ts
+ * const turn = await backend.flights.acquire(key, { ttl: 10, poll: 0.1 });
+ * if (turn.held) {
+ *   try { await backend.set(key, await compute(), 60); } finally { await turn.release(); }
+ * } else {
+ *   await turn.released; // then read the key again
+ * }
+ * ```
+ */
+export type FlightTurn =
+  | {
+      readonly held: true;
+      /** Releases the lock (only if still ours) and wakes the processes waiting for it. Never rejects. */
+      release(): Promise<void>;
+    }
+  | {
+      readonly held: false;
+      /** Settles (never rejects) when the holder announced it is done, or after `poll` seconds. */
+      readonly released: Promise<void>;
+    };
+
+/**
+ * Options of {@link FlightCoordinator.acquire}.
+ *
+ * @example
+ * ```ts
+ * const options: AcquireOptions = { ttl: 10, poll: 0.1 };
+ * ```
+ */
+export interface AcquireOptions {
+  /**
+   * Seconds the lock lives when its holder never releases it (crashed, or still
+   * computing): past it, the next process takes over.
+   */
+  ttl: number;
+  /** Seconds a waiter waits for the holder's announcement before looking again. */
+  poll: number;
+}
+
+/**
+ * An optional backend capability: one lock per key shared by every process using
+ * the same store, so that concurrent cold calls for a key compute it once across
+ * all of them (distributed single-flight, `memorize({ distributed: true })`).
+ * `RedisBackend` provides it (`SET NX PX` with a random token, released by its
+ * holder only, announced over pub/sub); a custom backend may too.
+ *
+ * @example
+ * ```ts
+ * const flights = new RedisBackend(process.env.REDIS_URL!).flights;
+ * const turn = await flights.acquire('app:report:7', { ttl: 10, poll: 0.1 });
+ * ```
+ */
+export interface FlightCoordinator {
+  /**
+   * Tries to take the lock of `key` (a full backend key). Rejects when the store
+   * cannot be reached: the caller then computes on its own.
+   */
+  acquire(key: string, options: AcquireOptions): Promise<FlightTurn>;
 }

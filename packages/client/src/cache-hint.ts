@@ -17,12 +17,15 @@ export interface CacheHint {
   /**
    * `'hit'` when the server answered from its cache (a call that waited for a
    * concurrent call's computation counts as a hit once that result was stored),
-   * `'miss'` when its resolver ran for this call. `undefined` when the server
+   * `'miss'` when its resolver ran for this call, `'stale'` when the server
+   * answered with an entry past its `expire` (within `staleWhileRevalidate` while
+   * it refreshed it, or within `staleIfError` because the resolver failed): such
+   * data is stale on the client at once. `undefined` when the server
    * did not say: a procedure it does not memorize, a streamed response
    * (`httpBatchStreamLink`), a batch sent without `cacheHintsHeaders()` whose
    * calls differ, or a server that predates this report.
    */
-  readonly source: 'hit' | 'miss' | undefined;
+  readonly source: 'hit' | 'miss' | 'stale' | undefined;
   /**
    * When the server's cache entry for this result expires, in epoch ms on the
    * client's clock: counted from when the request left (for data hydrated from

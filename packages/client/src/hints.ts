@@ -1,3 +1,4 @@
+import type { ServedFrom } from './protocol.js';
 import { callId } from './query-key.js';
 
 /** What the server said about the result of one query call. @internal */
@@ -9,8 +10,8 @@ export interface Hint {
    * `null` when the server memorized nothing for this call.
    */
   staleAt: number | null;
-  /** `'hit'` or `'miss'` as the server reported it; `undefined` when it did not say. */
-  source: 'hit' | 'miss' | undefined;
+  /** `'hit'`, `'miss'` or `'stale'` as the server reported it; `undefined` when it did not say. */
+  source: ServedFrom | undefined;
   /**
    * `true` when `staleAt` comes from the call's own entry; `false` when it is only the
    * static policy's upper bound (a streamed response, whose headers leave before the

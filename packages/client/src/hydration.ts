@@ -1,5 +1,5 @@
 import type { Query, QueryCacheNotifyEvent, QueryClient } from '@tanstack/react-query';
-import { parseServerTtlMeta, SERVER_TTL_META, type ServerTtlMeta } from './protocol.js';
+import { parseServerTtlMeta, SERVER_TTL_META, type ServedFrom, type ServerTtlMeta } from './protocol.js';
 import { parseQueryKey } from './query-key.js';
 
 /**
@@ -20,7 +20,7 @@ export interface HydrationHint {
    */
   staleAt: number | null | 'unreported' | 'pending';
   /** `'hit'` or `'miss'` as the server reported it. */
-  source: 'hit' | 'miss' | undefined;
+  source: ServedFrom | undefined;
 }
 
 const byQuery = new WeakMap<Query, HydrationHint>();

@@ -11,6 +11,7 @@ import {
   parsePaths,
   parseSeconds,
   parseSource,
+  type ServedFrom,
   TTL_HEADER,
 } from './protocol.js';
 
@@ -180,7 +181,7 @@ function pickMilliseconds(list: string[], index: number | undefined, hints: Cach
 }
 
 /** This call's hit-or-miss entry; `undefined` when it cannot tell which entry is its own. */
-function pickSource(list: string[] | undefined, index: number | undefined): 'hit' | 'miss' | undefined {
+function pickSource(list: string[] | undefined, index: number | undefined): ServedFrom | undefined {
   if (list === undefined) return undefined;
   if (index !== undefined) return parseSource(list[index]);
   // Without the batch order, only a batch whose calls all agree says anything about each.

@@ -229,6 +229,7 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
       if (hydrated !== undefined) {
         const { staleAt } = hydrated;
         if (staleAt === null) return undefined;
+        if (hydrated.source === 'stale') return dataUpdatedAt;
         if (staleAt === 'pending' || staleAt === 'unreported')
           return unreportedUntil(key.path, dataUpdatedAt);
         return staleAt;
@@ -236,6 +237,8 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
       const hint = registryOf(hints).lookup(key.path, key.input, dataUpdatedAt);
       if (hint !== undefined) {
         if (hint.staleAt === null) return undefined;
+        // Served past its server expiry (stale-while-revalidate, stale-if-error): never fresh.
+        if (hint.source === 'stale') return dataUpdatedAt;
         // A streamed response's per-call policy: the server memorizes it, but how long
         // this call's entry has left, nothing said.
         if (hint.exact || unreported === 'policy') return Math.max(dataUpdatedAt, hint.staleAt);

@@ -5,8 +5,9 @@
  * - `trpc-memory-ttl`: remaining time to live in seconds of the memorized result
  *   the call returned (`12.345`), `inf` for no expiry, `-` for nothing memorized;
  * - `trpc-memory-cache`: `hit` when the call's answer came from the server's
- *   cache, `miss` when its resolver ran, `-` for nothing memorized; absent from
- *   servers that predate it (and when no entry says anything);
+ *   cache, `miss` when its resolver ran, `stale` when the server answered with an
+ *   expired entry (stale-while-revalidate, stale-if-error), `-` for nothing
+ *   memorized; absent from servers that predate it (and when no entry says anything);
  * - `trpc-memory-policy`: the static `expire` per call, sent instead when the
  *   headers leave before the calls run (`httpBatchStreamLink`);
  * - `trpc-memory-invalidates`: space-separated, URI-encoded paths a successful
@@ -46,9 +47,12 @@ export function parseSeconds(entry: string): number | null {
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null;
 }
 
+/** Where the server's answer came from, as `trpc-memory-cache` says it. @internal */
+export type ServedFrom = 'hit' | 'miss' | 'stale';
+
 /** One `trpc-memory-cache` entry; `undefined` for `-` or an entry this version cannot read. @internal */
-export function parseSource(entry: string | undefined): 'hit' | 'miss' | undefined {
-  return entry === 'hit' || entry === 'miss' ? entry : undefined;
+export function parseSource(entry: string | undefined): ServedFrom | undefined {
+  return entry === 'hit' || entry === 'miss' || entry === 'stale' ? entry : undefined;
 }
 
 /** One invalidates entry: the paths it names. @internal */
@@ -78,8 +82,8 @@ export const SERVER_TTL_META = 'trpc-memory';
 
 /** What a server-rendered query carries in its `meta`. @internal */
 export interface ServerTtlMeta {
-  /** `'hit'` or `'miss'`; `null` when the server did not memorize the call. */
-  source: 'hit' | 'miss' | null;
+  /** `'hit'`, `'miss'` or `'stale'`; `null` when the server did not memorize the call. */
+  source: ServedFrom | null;
   /** Milliseconds from `renderedAt` until the server's entry expires; `'inf'` for never; `null` when not cached. */
   expiresIn: number | 'inf' | null;
   /** When the server began rendering (epoch ms, the server's clock). */
@@ -90,7 +94,7 @@ export interface ServerTtlMeta {
 export function parseServerTtlMeta(value: unknown): ServerTtlMeta | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const { source, expiresIn, renderedAt } = value as Record<string, unknown>;
-  if (source !== 'hit' && source !== 'miss' && source !== null) return undefined;
+  if (source !== 'hit' && source !== 'miss' && source !== 'stale' && source !== null) return undefined;
   if (typeof renderedAt !== 'number' || !Number.isFinite(renderedAt)) return undefined;
   const validExpiresIn =
     expiresIn === null ||

@@ -45,6 +45,9 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
   let shareable = info.calls.length > 0;
   let scoped = false;
   let smallest = Number.POSITIVE_INFINITY;
+  // How long from now every call's entry may still be served stale, per directive.
+  let revalidateLeft = Number.POSITIVE_INFINITY;
+  let ifErrorLeft = Number.POSITIVE_INFINITY;
 
   info.calls.forEach((call, index) => {
     const response = data[index];
@@ -64,6 +67,8 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
     ttl.push(formatSeconds(remaining));
     smallest = Math.min(smallest, remaining);
     if (report.visibility === 'private') scoped = true;
+    revalidateLeft = Math.min(revalidateLeft, graceLeft(report.expiresAt, report.staleWhileRevalidate, now));
+    ifErrorLeft = Math.min(ifErrorLeft, graceLeft(report.expiresAt, report.staleIfError, now));
   });
 
   // Sent even when every entry is empty: it tells the client the server speaks this protocol,
@@ -75,9 +80,29 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
   if (invalidatedValue !== undefined) headers.set(INVALIDATES_HEADER, invalidatedValue);
   // An entry that never expires gets no max-age: HTTP caches would never hear of its invalidation.
   if (shareable && Number.isFinite(smallest)) {
-    headers.set('cache-control', `${scoped ? 'private' : 'public'}, max-age=${Math.floor(smallest / 1000)}`);
+    const maxAge = Math.floor(smallest / 1000);
+    let value = `${scoped ? 'private' : 'public'}, max-age=${maxAge}`;
+    if (!scoped) value += graceDirective('stale-while-revalidate', revalidateLeft, maxAge);
+    if (!scoped) value += graceDirective('stale-if-error', ifErrorLeft, maxAge);
+    headers.set('cache-control', value);
   }
   return headers;
+}
+
+/** Milliseconds from `now` until a call's entry leaves a grace window of `grace` seconds (0 without one). */
+function graceLeft(expiresAt: number | undefined, grace: number | undefined, now: number): number {
+  if (expiresAt === undefined || grace === undefined) return 0;
+  return Math.max(0, expiresAt + grace * 1000 - now);
+}
+
+/**
+ * `, <directive>=N` so that an HTTP cache serves the response stale no later than
+ * the server itself would: `max-age + N` never passes the earliest end of a
+ * call's grace window. Empty when nothing is left.
+ */
+function graceDirective(directive: string, leftMs: number, maxAge: number): string {
+  const seconds = Math.floor(leftMs / 1000) - maxAge;
+  return seconds > 0 ? `, ${directive}=${seconds}` : '';
 }
 
 /** The headers of a streamed response, sent before any call runs: only the static policy. */
@@ -133,7 +158,13 @@ function mergeHeaders(ours: Headers, app: ResponseMeta['headers']): Headers {
  * `public, max-age=N` only when every call of the response is a public memorized
  * query without error, `private, max-age=N` when every call is memorized and
  * without error but one of them is scoped (`memorize({ scope })`), nothing
- * otherwise; N is the smallest remaining time to live, in whole seconds.
+ * otherwise; N is the smallest remaining time to live, in whole seconds. A
+ * public response whose every call comes from a procedure with
+ * `staleWhileRevalidate` (or `staleIfError`) also carries
+ * `stale-while-revalidate=M` (`stale-if-error=M`), M chosen so that an HTTP cache
+ * serves it stale no later than the server's own grace window ends (max-age + M
+ * never passes the earliest end). A call answered with a stale entry says
+ * `stale` in `trpc-memory-cache` and `0.000` in `trpc-memory-ttl`.
  *
  * It wraps the application's own `responseMeta`: its `status` is kept and its
  * headers are merged, a header it sets (`Cache-Control` included) replacing ours.

@@ -29,10 +29,12 @@ export interface CallReport {
   /**
    * `'hit'` when the answer came from the cache (a call that waited for a
    * concurrent call's computation counts as a hit once that result is stored),
-   * `'miss'` when the resolver ran for it, `undefined` when memorize let the call
-   * through uncached (its `scope` returned `null`, or its input has no stable key).
+   * `'miss'` when the resolver ran for it, `'stale'` when it was answered with an
+   * entry past its `expire` (within `staleWhileRevalidate`, or within
+   * `staleIfError` because the resolver failed), `undefined` when memorize let the
+   * call through uncached (its `scope` returned `null`, or its input has no stable key).
    */
-  source: 'hit' | 'miss' | undefined;
+  source: 'hit' | 'miss' | 'stale' | undefined;
   /** Whether the answer is in the cache; `false` for a miss whose result could not be stored. */
   stored: boolean;
   /** Absolute expiry of the entry in epoch ms; `undefined` when it never expires (or was not stored). */
@@ -41,6 +43,10 @@ export interface CallReport {
   visibility: 'public' | 'private';
   /** The procedure's `expire` in seconds (its static policy). */
   expire: number | undefined;
+  /** The procedure's `staleWhileRevalidate` in seconds, when it has one. */
+  staleWhileRevalidate?: number | undefined;
+  /** The procedure's `staleIfError` in seconds, when it has one. */
+  staleIfError?: number | undefined;
 }
 
 /** Everything one call reported. @internal */

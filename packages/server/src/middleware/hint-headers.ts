@@ -10,8 +10,10 @@
  *   speaks this protocol.
  * - `trpc-memory-cache`: whether each call's answer came from the cache, `hit`
  *   (a call that waited for a concurrent call's computation counts as a hit once
- *   that result is stored) or `miss` (the resolver ran for it, its result stored
- *   or not), `-` when the call was not memorized or failed. Sent when some entry
+ *   that result is stored), `miss` (the resolver ran for it, its result stored
+ *   or not) or `stale` (answered with an entry past its `expire`, within
+ *   `staleWhileRevalidate` or `staleIfError`), `-` when the call was not
+ *   memorized or failed. Sent when some entry
  *   is not `-`; a separate header, so clients that predate it read
  *   `trpc-memory-ttl` unchanged.
  * - `trpc-memory-policy`: sent instead of `trpc-memory-ttl` when headers leave

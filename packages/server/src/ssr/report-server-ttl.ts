@@ -18,8 +18,11 @@ export const SERVER_TTL_META = 'trpc-memory';
 
 /** What one server-rendered query carries to the browser in its `meta`. @internal */
 export interface ServerTtlMeta {
-  /** `'hit'` or `'miss'` as memorize reported it; `null` when the procedure is not memorized or was let through. */
-  source: 'hit' | 'miss' | null;
+  /**
+   * `'hit'`, `'miss'` or `'stale'` (served past its `expire` within a grace window)
+   * as memorize reported it; `null` when the procedure is not memorized or was let through.
+   */
+  source: 'hit' | 'miss' | 'stale' | null;
   /**
    * Milliseconds from `renderedAt` until the server's entry expires, `'inf'` when it
    * never expires, `null` when the result is not in the server's cache. Counted on

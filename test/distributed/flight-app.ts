@@ -43,7 +43,9 @@ const backend = new RedisBackend(client, { commandTimeout });
 const cache = createCache(backend, {
   prefix: env.FLIGHT_PREFIX ?? 'flight',
   // The tests count failed requests, not cache failures: Redis is killed on purpose.
-  onError: () => {},
+  onError: (event) => {
+    if (env.FLIGHT_DEBUG) console.error(event.operation, String(event.error));
+  },
 });
 
 function runsSoFar(): number {
@@ -77,6 +79,18 @@ const router = t.router({
     }),
 });
 export type FlightRouter = typeof router;
+
+// Ready once every master answers, as an app behind a health check would be: a Cluster
+// client opens its node connections lazily, and commands on one still opening fail.
+for (let attempt = 0; ; attempt++) {
+  try {
+    await backend.deleteByPrefix(`${env.FLIGHT_PREFIX ?? 'flight'}:warm-up:`);
+    break;
+  } catch (error) {
+    if (attempt > 100) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 const server = createHTTPServer({ router });
 server.listen(0, '127.0.0.1', () => {

@@ -36,7 +36,8 @@ export async function startFleet(count: number, env: Record<string, string>): Pr
   const runsFile = join(dir, 'runs');
   const instances: Instance[] = [];
   try {
-    for (let i = 0; i < count; i++) instances.push(await startInstance({ ...env, FLIGHT_RUNS_FILE: runsFile }));
+    for (let i = 0; i < count; i++)
+      instances.push(await startInstance({ ...env, FLIGHT_RUNS_FILE: runsFile }));
   } catch (error) {
     await Promise.all(instances.map((instance) => instance.kill()));
     throw error;
@@ -100,7 +101,9 @@ async function startInstance(env: Record<string, string>): Promise<Instance> {
   };
 }
 
-export type CallResult = { ok: true; data: { id: string; by: number } } | { ok: false; status: number | string };
+export type CallResult =
+  | { ok: true; data: { id: string; by: number } }
+  | { ok: false; status: number | string };
 
 /** Calls `cold` with `{ id }` on `instance` over HTTP (a GET, as httpLink sends it). */
 export async function callCold(instance: Pick<Instance, 'url'>, id: string): Promise<CallResult> {
@@ -113,4 +116,3 @@ export async function callCold(instance: Pick<Instance, 'url'>, id: string): Pro
     return { ok: false, status: (error as Error).message };
   }
 }
-

@@ -30,11 +30,18 @@ export {
 
 export { MemoryBackend, type MemoryBackendOptions } from './backends/memory.js';
 export type { RedisBackendOptions } from './backends/redis-options.js';
-export type { CacheBackend, MaybePromise } from './backends/types.js';
+export type {
+  AcquireOptions,
+  CacheBackend,
+  FlightCoordinator,
+  FlightTurn,
+  MaybePromise,
+} from './backends/types.js';
 export {
   Cache,
   type CacheErrorEvent,
   type CacheOptions,
+  type CacheStaleEvent,
   type ClearOptions,
   createCache,
   type SetOptions,
@@ -51,6 +58,7 @@ export {
   memorize,
 } from './middleware/memorize.js';
 export { type MemorizeFnOptions, memorizeFn } from './middleware/memorize-fn.js';
+export type { DistributedOptions, SharedMemorizeOptions } from './middleware/memorize-options.js';
 
 // --- client cooperation (cacheHeaders, cachePolicy, invalidates)
 

@@ -20,7 +20,7 @@
 import type { CacheBackend } from '../backends/types.js';
 import { InvalidOptionError } from '../errors.js';
 import { assertExpire } from '../seconds.js';
-import type { Cache, CacheErrorEvent, CacheOptions } from './cache.js';
+import type { Cache, CacheErrorEvent, CacheOptions, CacheStaleEvent } from './cache.js';
 import { now } from './clock.js';
 import { type DecodedEntry, encodeEntry } from './codec.js';
 import { DecodeMemo } from './decode-memo.js';
@@ -40,13 +40,16 @@ export interface StoredEntry {
 
 /** Throws an `InvalidOptionError` for a bad prefix, expire or onError. */
 export function checkCacheOptions(where: string, options: CacheOptions): void {
-  const { prefix, expire, onError } = options;
+  const { prefix, expire, onError, onStale } = options;
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
     throw new InvalidOptionError(where, 'prefix', prefix, 'a non-empty string');
   }
   assertExpire(where, expire);
   if (onError !== undefined && typeof onError !== 'function') {
     throw new InvalidOptionError(where, 'onError', onError, 'a function (or omitted)');
+  }
+  if (onStale !== undefined && typeof onStale !== 'function') {
+    throw new InvalidOptionError(where, 'onStale', onStale, 'a function (or omitted)');
   }
 }
 
@@ -70,19 +73,42 @@ function defaultOnError(): (event: CacheErrorEvent) => void {
   };
 }
 
+function defaultOnStale(): (event: CacheStaleEvent) => void {
+  const last = new Map<string, number>();
+  return (event) => {
+    if (event.type === 'revalidate') return;
+    const at = now();
+    if ((last.get(event.type) ?? 0) + 10_000 > at) return;
+    last.set(event.type, at);
+    const reason = event.error instanceof Error ? event.error.message : String(event.error);
+    console.warn(
+      event.type === 'error'
+        ? `[trpc-memory] served a stale value (${event.age.toFixed(1)} s past expiry) because the resolver failed: ${reason}`
+        : `[trpc-memory] a background refresh failed (the stale value stays within its window): ${reason}`,
+    );
+  };
+}
+
 /** The private state and the entry operations of one {@link Cache}. */
 export class CacheCore {
   readonly backend: CacheBackend;
   /** `${prefix}:` as it is in the backend (escaped, see the key module). */
   readonly head: string;
   readonly #onError: (event: CacheErrorEvent) => void;
+  readonly #onStale: (event: CacheStaleEvent) => void;
   /** Decoded forms of recently read entries (the hit path); emptied by `remove()`. */
   readonly #memo = new DecodeMemo();
 
-  constructor(backend: CacheBackend, head: string, onError: ((event: CacheErrorEvent) => void) | undefined) {
+  constructor(
+    backend: CacheBackend,
+    head: string,
+    onError: ((event: CacheErrorEvent) => void) | undefined,
+    onStale?: ((event: CacheStaleEvent) => void) | undefined,
+  ) {
     this.backend = backend;
     this.head = head;
     this.#onError = onError ?? defaultOnError();
+    this.#onStale = onStale ?? defaultOnStale();
   }
 
   /** The backend key of an entry key. */
@@ -109,6 +135,17 @@ export class CacheCore {
     const raw = typeof got === 'string' || got === undefined ? got : await got;
     const entry = raw === undefined ? undefined : this.#live(full, raw);
     return entry === undefined ? undefined : { entry, raw: raw as string };
+  }
+
+  /**
+   * The decoded entry under `key` whether or not it is past its `expiresAt` (the
+   * backend keeps entries with grace windows longer), or `undefined`. Never throws.
+   */
+  async readAny(key: string): Promise<DecodedEntry | undefined> {
+    const full = this.head + key;
+    const got = this.#get(full);
+    const raw = typeof got === 'string' || got === undefined ? got : await got;
+    return raw === undefined ? undefined : this.#decode(full, raw);
   }
 
   /** The backend's string under `full`, or `undefined` when absent or when the read failed (reported). */
@@ -172,7 +209,12 @@ export class CacheCore {
    * failed). `undefined` when the value cannot be encoded. Never throws; failures
    * are reported.
    */
-  async store(key: string, value: unknown, expire: number | undefined): Promise<StoredEntry | undefined> {
+  async store(
+    key: string,
+    value: unknown,
+    expire: number | undefined,
+    keep = 0,
+  ): Promise<StoredEntry | undefined> {
     const full = this.head + key;
     const expiresAt = expiresAtOf(expire);
     let raw: string;
@@ -182,7 +224,9 @@ export class CacheCore {
       this.report('encode', full, error);
       return undefined;
     }
-    return { raw, expiresAt, stored: await this.#put(full, raw, expire) };
+    // The entry says when it stops being fresh; the backend keeps it `keep` seconds longer (grace).
+    const ttl = expire === undefined ? undefined : expire + keep;
+    return { raw, expiresAt, stored: await this.#put(full, raw, ttl) };
   }
 
   /**
@@ -222,6 +266,15 @@ export class CacheCore {
     }
   }
 
+  /** Reports a stale-served call or a failed refresh through the `onStale` hook (which must not throw). */
+  reportStale(type: CacheStaleEvent['type'], key: string, age: number, error?: unknown): void {
+    try {
+      this.#onStale({ type, key: this.head + key, age, ...(error === undefined ? {} : { error }) });
+    } catch {
+      // A throwing hook must not fail the call it describes.
+    }
+  }
+
   /** Reports a failure through the `onError` hook (which must not throw). */
   report(operation: CacheErrorEvent['operation'], key: string | undefined, error: unknown): void {
     try {
@@ -238,8 +291,9 @@ export function attachCore(
   backend: CacheBackend,
   head: string,
   onError: ((event: CacheErrorEvent) => void) | undefined,
+  onStale?: ((event: CacheStaleEvent) => void) | undefined,
 ): CacheCore {
-  const core = new CacheCore(backend, head, onError);
+  const core = new CacheCore(backend, head, onError, onStale);
   Object.defineProperty(cache, CACHE_CORE, { value: core });
   return core;
 }

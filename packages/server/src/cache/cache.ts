@@ -18,14 +18,45 @@ export interface CacheErrorEvent {
   /**
    * The operation that failed. `'key'`: a call's input (or `memorizeFn`'s
    * arguments) could not be keyed, so the call ran without the cache; the error
-   * is an `UnkeyableValueError` saying why.
+   * is an `UnkeyableValueError` saying why. `'lock'`: the distributed lock of
+   * `memorize({ distributed })` could not be taken (Redis down or slow), so the
+   * call computed with in-process single-flight only.
    */
-  operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode' | 'key';
+  operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode' | 'key' | 'lock';
   /** The full key (with prefix) involved, when there is one. */
   key?: string;
   /** The backend's name, e.g. `'redis'`. */
   backend: string;
   error: unknown;
+}
+
+/**
+ * A call answered with an entry past its `expire`, or a background refresh that
+ * failed, reported through {@link CacheOptions.onStale} (see `memorize`'s
+ * `staleWhileRevalidate` and `staleIfError`).
+ *
+ * @example
+ * ```ts
+ * createCache(backend, {
+ *   onStale: ({ type, key, age, error }) => metrics.increment(`cache.stale.${type}`, { key, age, error }),
+ * });
+ * ```
+ */
+export interface CacheStaleEvent {
+  /**
+   * `'revalidate'`: a call got the stale value at once while one background
+   * refresh runs (`staleWhileRevalidate`). `'error'`: the resolver failed and the
+   * call got the stale value instead of `error` (`staleIfError`).
+   * `'refresh-failed'`: a background refresh failed with `error`; the stale entry
+   * stays until its window ends.
+   */
+  type: 'revalidate' | 'error' | 'refresh-failed';
+  /** The full key (with prefix) of the entry. */
+  key: string;
+  /** Seconds since the entry expired. */
+  age: number;
+  /** The resolver's error (`'error'`, `'refresh-failed'`). */
+  error?: unknown;
 }
 
 /**
@@ -64,6 +95,13 @@ export interface CacheOptions {
    * @default a `console.warn`, at most once every 10 s per operation
    */
   onError?: (event: CacheErrorEvent) => void;
+  /**
+   * Called when a call is answered with a stale entry or a background refresh
+   * fails (`memorize({ staleWhileRevalidate, staleIfError })`). Default: a
+   * `console.warn` for `'error'` and `'refresh-failed'` (an upstream failure the
+   * stale value hid), at most once every 10 s per type; `'revalidate'` is silent.
+   */
+  onStale?: (event: CacheStaleEvent) => void;
 }
 
 /**
@@ -131,11 +169,11 @@ export class Cache {
 
   constructor(backend: CacheBackend, options: CacheOptions = {}) {
     checkCacheOptions('createCache()', options);
-    const { prefix = 'trpc-memory', expire, onError } = options;
+    const { prefix = 'trpc-memory', expire, onError, onStale } = options;
     this.backend = backend;
     this.prefix = prefix;
     this.expire = expire;
-    this.#core = attachCore(this, backend, `${prefixPart(prefix)}:`, onError);
+    this.#core = attachCore(this, backend, `${prefixPart(prefix)}:`, onError, onStale);
   }
 
   /**

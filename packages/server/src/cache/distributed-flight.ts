@@ -1,4 +1,6 @@
-import type { CacheBackend, FlightCoordinator } from '../backends/types.js';
+import type { CacheBackend, FlightCoordinator, FlightTurn } from '../backends/types.js';
+import { coreOf } from './cache-internals.js';
+import { type Flight, localFlight } from './memoizer.js';
 
 /**
  * How one memorized function coordinates its misses across processes (resolved
@@ -35,48 +37,62 @@ function unlessAborted(promise: Promise<void>, signal: AbortSignal | undefined):
 }
 
 /**
- * The miss path across processes (check → lock → re-check → compute → store →
- * release), run by the one call per process that in-process single-flight lets
- * through:
+ * Distributed single-flight, as a memoizer {@link Flight}: in-process
+ * single-flight first (one call per process goes on), then across processes
+ * through the backend's lock (check → lock → re-check → compute → store →
+ * release), when the backend has one ({@link flightsOf}); without one it is
+ * plain in-process single-flight.
  *
- * 1. take the key's lock; when the store cannot be reached, `compute` at once
- *    (in-process single-flight still holds) and report it through `onUnavailable`;
- * 2. holding it: read again (a holder that just finished may have stored it),
- *    else `compute` (which stores), then release, which wakes the waiters;
- * 3. not holding it: wait for the holder's announcement (or the poll), read, and
- *    when nothing is there (the holder failed, crashed, or is still computing)
- *    start over at 1. A resolver error is thus never shared across processes:
- *    it wakes the waiters, and the next one computes.
- *
- * `read` resolves `undefined` when no fresh entry is there.
+ * The call that goes on:
+ * 1. takes the key's lock; when the store cannot be reached, computes at once
+ *    (in-process single-flight still holds) and reports it (`onError`, `'lock'`);
+ * 2. holding it: `compute` (which reads once more, since a holder that just
+ *    finished may have stored the entry, then runs and stores), then releases,
+ *    which wakes the waiters in every process;
+ * 3. not holding it: waits for the holder's announcement (or the poll), reads,
+ *    and when no fresh entry is there (the holder failed, crashed, or is still
+ *    computing) starts over at 1. A resolver error is thus never shared across
+ *    processes: it wakes the waiters, and the next one computes.
  */
-export async function distributedFlight<T>(
-  flights: FlightCoordinator,
-  key: string,
-  options: DistributedFlightOptions,
-  read: () => Promise<T | undefined>,
-  compute: () => Promise<T>,
-  onUnavailable: (error: unknown) => void,
-  signal?: AbortSignal,
-): Promise<T> {
-  for (;;) {
-    let turn: Awaited<ReturnType<FlightCoordinator['acquire']>>;
-    try {
-      turn = await flights.acquire(key, { ttl: options.lockTtl, poll: options.poll });
-    } catch (error) {
-      onUnavailable(error);
-      return compute();
-    }
-    if (turn.held) {
-      try {
-        return (await read()) ?? (await compute());
-      } finally {
-        // Never rejects; the caller need not wait for it.
-        void turn.release();
-      }
-    }
-    await unlessAborted(turn.released, signal);
-    const found = await read();
-    if (found !== undefined) return found;
-  }
+export function distributedFlight(options: DistributedFlightOptions): Flight {
+  const local = localFlight();
+  return {
+    run: (cache, key, compute, signal, alternateKey) =>
+      local.run(
+        cache,
+        key,
+        async (flightSignal) => {
+          const core = coreOf(cache);
+          const flights = flightsOf(core.backend);
+          if (flights === undefined) return compute(flightSignal);
+          const full = core.full(key);
+          for (;;) {
+            let turn: FlightTurn;
+            try {
+              turn = await flights.acquire(full, { ttl: options.lockTtl, poll: options.poll });
+            } catch (error) {
+              core.report('lock', full, error);
+              return compute(flightSignal);
+            }
+            if (turn.held) {
+              try {
+                return await compute(flightSignal);
+              } finally {
+                // Never rejects; nobody needs to wait for it.
+                void turn.release();
+              }
+            }
+            await unlessAborted(turn.released, flightSignal);
+            const found =
+              (await core.readStored(key)) ??
+              (alternateKey === undefined ? undefined : await core.readStored(alternateKey));
+            if (found !== undefined) {
+              const { entry, raw } = found;
+              return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
+            }
+          }
+        },
+        signal,
+      ),
+  };
 }

@@ -1,5 +1,6 @@
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { InvalidOptionError } from '../errors.js';
+import { assertSeconds } from '../seconds.js';
 import type { DistributedFlightOptions } from './distributed-flight.js';
 
 /**
@@ -29,10 +30,7 @@ export interface Grace {
 export type GraceState = 'fresh' | 'stale' | 'gone';
 
 function seconds(where: string, option: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(where, option, value, 'a finite number of seconds ≥ 0 (or omitted)');
-  }
+  assertSeconds(where, option, value, { allowZero: true, optional: true });
   return value;
 }
 
@@ -108,14 +106,16 @@ export function distributedOf(where: string, value: unknown): DistributedFlightO
   const { lockTtl, poll, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) {
-    throw new InvalidOptionError(where, `distributed.${unknown}`, rest[unknown], 'left out: known are lockTtl, poll');
+    throw new InvalidOptionError(
+      where,
+      `distributed.${unknown}`,
+      rest[unknown],
+      'left out: known are lockTtl, poll',
+    );
   }
   const positive = (option: string, given: unknown, fallback: number): number => {
-    if (given === undefined) return fallback;
-    if (typeof given !== 'number' || !Number.isFinite(given) || given <= 0) {
-      throw new InvalidOptionError(where, `distributed.${option}`, given, 'a positive finite number of seconds');
-    }
-    return given;
+    assertSeconds(where, `distributed.${option}`, given, { optional: true });
+    return given ?? fallback;
   };
   return {
     lockTtl: positive('lockTtl', lockTtl, DISTRIBUTED_DEFAULTS.lockTtl),

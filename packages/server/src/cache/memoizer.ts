@@ -47,11 +47,20 @@
  */
 import type { Cache } from './cache.js';
 import { coreOf } from './cache-internals.js';
+import { now } from './clock.js';
 import type { DecodedEntry } from './codec.js';
+import { type Grace, isServerFailure, within } from './grace.js';
 import { type SingleFlight, singleFlight } from './single-flight.js';
 
 /** A cache entry as a call reads it: its value (this call's own copy) and absolute expiry. */
-export type MemoEntry = DecodedEntry;
+export interface MemoEntry extends DecodedEntry {
+  /**
+   * `true` for an entry past its expiry but within a grace window (only a memoizer
+   * with {@link MemoizerOptions.grace} reads those): not a hit, hand it to
+   * {@link Memoizer.computeThrough} as {@link MissCall.stale}.
+   */
+  stale?: boolean;
+}
 
 /** The outcome of one computation, shared by every call that waited for it. */
 export interface Computed {
@@ -74,8 +83,12 @@ export interface Computed {
 export interface Outcome {
   /** The value: this call's own copy, except for the call whose `compute` ran. */
   data: unknown;
-  /** `'hit'` when the value came from the cache (or from a stored concurrent computation). */
-  source: 'hit' | 'miss';
+  /**
+   * `'hit'` when the value came from the cache (or from a stored concurrent
+   * computation), `'stale'` when it is an entry past its expiry served within a
+   * grace window.
+   */
+  source: 'hit' | 'miss' | 'stale';
   /** Whether the entry is in the cache. */
   stored: boolean;
   /** Absolute expiry in epoch ms; `undefined` for none (or not stored). */
@@ -97,6 +110,14 @@ export interface MissCall {
    * nothing. Default: `key`.
    */
   storeKeyOf?: (() => string | undefined) | undefined;
+  /**
+   * Another key the value may be stored under by another process: `memorize`'s
+   * validated-input key while it is still learning which key a procedure uses. A
+   * distributed flight's waiter reads it when `key` holds nothing.
+   */
+  alternateKey?: string | undefined;
+  /** The stale entry {@link Memoizer.read} found (grace): served instead of computing, or of an error. */
+  stale?: MemoEntry | undefined;
 }
 
 /**
@@ -110,6 +131,7 @@ export interface Flight {
     key: string,
     compute: (signal: AbortSignal) => Promise<Computed>,
     signal: AbortSignal | undefined,
+    alternateKey?: string | undefined,
   ): Promise<Computed>;
 }
 
@@ -125,7 +147,9 @@ export function localFlight(): Flight {
 /** What is fixed for every call of one memoizer (one `memorize()` / `memorizeFn()`). */
 export interface MemoizerOptions {
   /** How concurrent misses share a computation. Default: {@link localFlight}. */
-  flight?: Flight;
+  flight?: Flight | undefined;
+  /** The grace windows (`staleWhileRevalidate`, `staleIfError`). Default: none. */
+  grace?: Grace | undefined;
 }
 
 /** See the module header. */
@@ -141,10 +165,69 @@ export interface Memoizer {
 /** Makes a memoizer; one per `memorize()` / `memorizeFn()` (its flight groups that one's calls). */
 export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
   const flight = options.flight ?? localFlight();
+  const { grace } = options;
+  const keep = grace?.keep ?? 0;
 
-  const read = (cache: Cache, key: string): Promise<MemoEntry | undefined> => coreOf(cache).read(key);
+  /** Without grace, the hit path as it always was; with it, stale entries within a window too. */
+  const read: Memoizer['read'] =
+    grace === undefined
+      ? (cache, key) => coreOf(cache).read(key)
+      : async (cache, key) => {
+          const entry: MemoEntry | undefined = await coreOf(cache).readAny(key);
+          const expiresAt = entry?.expiresAt;
+          if (entry === undefined || expiresAt === undefined) return entry;
+          const at = now();
+          if (at < expiresAt) return entry;
+          if (!within(expiresAt, Math.max(grace.revalidateMs, grace.ifErrorMs), at)) return undefined;
+          entry.stale = true;
+          return entry;
+        };
 
-  const computeThrough = async (cache: Cache, call: MissCall): Promise<Outcome> => {
+  const staleOutcome = (entry: MemoEntry): Outcome => ({
+    data: entry.value,
+    source: 'stale',
+    stored: true,
+    expiresAt: entry.expiresAt,
+  });
+
+  /** Grace: a stale entry answers at once (revalidate) or in place of a server failure (if-error). */
+  const computeWithGrace = async (
+    cache: Cache,
+    call: MissCall,
+    stale: MemoEntry,
+    windows: Grace,
+  ): Promise<Outcome> => {
+    const core = coreOf(cache);
+    const expiresAt = stale.expiresAt as number;
+    const ageAt = (now: number) => (now - expiresAt) / 1000;
+    if (within(expiresAt, windows.revalidateMs, now())) {
+      core.reportStale('revalidate', call.key, ageAt(now()));
+      // One background refresh: it joins the key's flight, which concurrent stale calls share.
+      // It runs without this caller's signal (the caller does not wait for it).
+      void computeFresh(cache, { ...call, signal: undefined, stale: undefined }).catch((error: unknown) => {
+        core.reportStale('refresh-failed', call.key, ageAt(now()), error);
+      });
+      return staleOutcome(stale);
+    }
+    try {
+      return await computeFresh(cache, call);
+    } catch (error) {
+      const at = now();
+      if (!isServerFailure(error) || !within(expiresAt, windows.ifErrorMs, at) || call.signal?.aborted) {
+        throw error;
+      }
+      core.reportStale('error', call.key, ageAt(at), error);
+      return staleOutcome(stale);
+    }
+  };
+
+  const computeThrough = (cache: Cache, call: MissCall): Promise<Outcome> => {
+    const { stale } = call;
+    if (grace !== undefined && stale?.stale === true) return computeWithGrace(cache, call, stale, grace);
+    return computeFresh(cache, call);
+  };
+
+  const computeFresh = async (cache: Cache, call: MissCall): Promise<Outcome> => {
     const { key, ttl, compute, storeKeyOf } = call;
     const core = coreOf(cache);
     let ran = false;
@@ -164,7 +247,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
         if (storeKey === undefined) {
           return { data, source: 'miss', raw: undefined, stored: false, expiresAt: undefined };
         }
-        const written = await core.store(storeKey, data, ttl);
+        const written = await core.store(storeKey, data, ttl, keep);
         return {
           data,
           source: 'miss',
@@ -174,6 +257,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
         };
       },
       call.signal,
+      call.alternateKey,
     );
     const { stored, expiresAt } = outcome;
     if (ran) return { data: outcome.data, source: outcome.source, stored, expiresAt };
@@ -188,10 +272,10 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
 
   const memoize = async (cache: Cache, call: MissCall): Promise<Outcome> => {
     const entry = await read(cache, call.key);
-    if (entry !== undefined) {
+    if (entry !== undefined && entry.stale !== true) {
       return { data: entry.value, source: 'hit', stored: true, expiresAt: entry.expiresAt };
     }
-    return computeThrough(cache, call);
+    return computeThrough(cache, entry === undefined ? call : { ...call, stale: entry });
   };
 
   return { read, computeThrough, memoize };

@@ -1,11 +1,19 @@
 import type { Cache } from '../cache/cache.js';
 import { coreOf } from '../cache/cache-internals.js';
+import { distributedFlight } from '../cache/distributed-flight.js';
+import { distributedOf, graceOf } from '../cache/grace.js';
 import { namespacePart, stableKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer } from '../cache/memoizer.js';
 import { InvalidOptionError, InvalidReturnError, UnkeyableValueError } from '../errors.js';
 import { assertExpire } from '../seconds.js';
-import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
+import {
+  assertCache,
+  assertKnownOptions,
+  assertNamespace,
+  SHARED_OPTIONS,
+  type SharedMemorizeOptions,
+} from './memorize-options.js';
 
 /**
  * Options of {@link memorizeFn}.
@@ -16,7 +24,7 @@ import { assertCache, assertKnownOptions, assertNamespace } from './memorize-opt
  * const loadUser = memorizeFn(options)(async (id: string) => db.users.find(id));
  * ```
  */
-export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> {
+export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> extends SharedMemorizeOptions {
   /**
    * Time to live in seconds (fractions allowed). Default: the cache's `expire`;
    * neither → no expiry.
@@ -50,7 +58,7 @@ export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> {
 }
 
 const WHERE = 'memorizeFn()';
-const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache'];
+const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache', ...SHARED_OPTIONS];
 
 /**
  * Memorizes an async function's results in the cache (fastapi-memory's `@memorize`
@@ -86,6 +94,8 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
   assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const { expire, namespace, key, cache: givenCache } = options;
   assertExpire(WHERE, expire);
+  const grace = graceOf(WHERE, options, expire ?? givenCache?.expire);
+  const distributed = distributedOf(WHERE, options.distributed);
   assertNamespace(WHERE, namespace);
   if (key !== undefined && typeof key !== 'function') {
     throw new InvalidOptionError(WHERE, 'key', key, 'a function (...args) => string');
@@ -106,7 +116,10 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       );
     }
     const prefix = `${namespacePart(name)}:`;
-    const memoizer = createMemoizer();
+    const memoizer = createMemoizer({
+      grace,
+      flight: distributed === undefined ? undefined : distributedFlight(distributed),
+    });
 
     async function memorized(this: unknown, ...args: TFnArgs): Promise<TResult> {
       const cache = givenCache ?? CacheManager.instance;

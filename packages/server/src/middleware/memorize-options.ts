@@ -2,6 +2,83 @@ import { Cache } from '../cache/cache.js';
 import { isCache } from '../cache/cache-internals.js';
 import { InvalidOptionError } from '../errors.js';
 
+/**
+ * Settings of distributed single-flight (`memorize({ distributed })`), in seconds.
+ *
+ * @example
+ * ```ts
+ * memorize({ expire: 60, distributed: { lockTtl: 30, poll: 0.5 } }); // a resolver that may take 20 s
+ * ```
+ */
+export interface DistributedOptions {
+  /**
+   * How long a process holds a key's lock at most: a holder that crashed, or
+   * computes for longer, blocks the other processes no longer than this (the next
+   * one then computes). Set it above the resolver's usual time.
+   *
+   * @default 10
+   */
+  lockTtl?: number;
+  /**
+   * How long a waiting process waits for the holder's announcement (Redis pub/sub)
+   * before looking for the value again: the bound when an announcement is lost.
+   *
+   * @default 0.2
+   */
+  poll?: number;
+}
+
+/**
+ * Options `memorize` and `memorizeFn` share: grace windows (API.md §7) and
+ * distributed single-flight. Seconds, like `expire`.
+ *
+ * @example
+ * ```ts
+ * const resilient: SharedMemorizeOptions = { staleWhileRevalidate: 30, staleIfError: 600, distributed: true };
+ * t.procedure.use(memorize({ expire: 60, ...resilient })).query(loadReport);
+ * ```
+ */
+export interface SharedMemorizeOptions {
+  /**
+   * Seconds after an entry expired during which a call gets the expired (stale)
+   * value at once, at hit latency, while **one** background refresh replaces it
+   * (single-flight; across processes with `distributed`). The next call after the
+   * refresh stored gets the new value. A refresh that fails leaves the stale entry
+   * (still bounded by this window) and is reported through the cache's `onStale`.
+   * Needs `expire`.
+   *
+   * @default undefined (an expired entry is a miss)
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Seconds after an entry expired during which a call whose resolver fails gets
+   * the stale value instead of the error, reported through the cache's `onStale`.
+   * Only for failures of the upstream or the server: any error that is not a
+   * `TRPCError`, and a `TRPCError` whose code maps to HTTP 5xx
+   * (`INTERNAL_SERVER_ERROR`, `BAD_GATEWAY`, `SERVICE_UNAVAILABLE`,
+   * `GATEWAY_TIMEOUT`…). A 4xx `TRPCError` (`NOT_FOUND`, `UNAUTHORIZED`…) is never
+   * masked; past the window the error is thrown. Needs `expire`.
+   *
+   * @default undefined (errors are thrown)
+   */
+  staleIfError?: number;
+  /**
+   * Distributed single-flight: concurrent misses of one key run the resolver
+   * **once across every process** sharing the cache's Redis (a lock per key; the
+   * others wait for the value and read it), not once per process. `true` for the
+   * defaults, or {@link DistributedOptions}. Needs a backend with a lock
+   * (`RedisBackend`, or a tiered backend over one); elsewhere, and while Redis is
+   * unreachable, single-flight stays within each process. Costs two Redis round
+   * trips per miss (lock, release); hits are unchanged.
+   *
+   * @default false
+   */
+  distributed?: boolean | DistributedOptions;
+}
+
+/** The names of {@link SharedMemorizeOptions}, for `assertKnownOptions`. */
+export const SHARED_OPTIONS = ['staleWhileRevalidate', 'staleIfError', 'distributed'];
+
 /** Rejects option names the function does not know (a `ttl` meant as `expire`, say). */
 export function assertKnownOptions(where: string, options: unknown, known: readonly string[]): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {

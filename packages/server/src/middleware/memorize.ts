@@ -1,6 +1,8 @@
 import type { TRPCProcedureType } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { coreOf } from '../cache/cache-internals.js';
+import { distributedFlight } from '../cache/distributed-flight.js';
+import { distributedOf, graceOf } from '../cache/grace.js';
 import { namespacePart, rawInputKey, scopeSegment, stableKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer, type MemoEntry, type Memoizer } from '../cache/memoizer.js';
@@ -12,7 +14,13 @@ import {
 } from '../errors.js';
 import { assertExpire } from '../seconds.js';
 import { reportMemorized } from './call-channel.js';
-import { assertCache, assertKnownOptions, assertNamespace } from './memorize-options.js';
+import {
+  assertCache,
+  assertKnownOptions,
+  assertNamespace,
+  SHARED_OPTIONS,
+  type SharedMemorizeOptions,
+} from './memorize-options.js';
 import { MEMORIZE_TAG, type MemorizeTag } from './procedure-tags.js';
 import type { MiddlewareOptions, MiddlewareResult } from './trpc-middleware.js';
 
@@ -44,7 +52,7 @@ export interface MemorizeKeyInput<TContext> {
  * authed.use(memorize({ expire: 30, namespace: 'me', scope: (ctx) => ctx.user.id })).query(loadMe);
  * ```
  */
-export interface MemorizeOptions<TContext = object> {
+export interface MemorizeOptions<TContext = object> extends SharedMemorizeOptions {
   /**
    * Time to live in seconds (fractions allowed: `0.05` is 50 ms). Default: the
    * cache's `expire` (from `initCache`/`createCache`); neither → no expiry.
@@ -117,7 +125,7 @@ type StepResult = { ok: true; data: unknown } | { ok: false; error: unknown };
 // tRPC checks this marker only at compile time (see trpc/trpc#4066).
 const marker = 'middlewareMarker';
 const WHERE = 'memorize()';
-const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache'];
+const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache', ...SHARED_OPTIONS];
 
 /**
  * tRPC middleware that memorizes a query's result in the cache (fastapi-memory's
@@ -175,6 +183,9 @@ export function memorize<TContext = object>(
   assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const { expire, namespace, key, scope = 'public', cache: givenCache } = options;
   assertExpire(WHERE, expire);
+  const grace = graceOf(WHERE, options, expire ?? givenCache?.expire);
+  const distributed = distributedOf(WHERE, options.distributed);
+  const { staleWhileRevalidate, staleIfError } = options;
   assertNamespace(WHERE, namespace);
   if (key !== undefined && typeof key !== 'function') {
     throw new InvalidOptionError(WHERE, 'key', key, 'a function ({ path, input, ctx }) => string');
@@ -187,7 +198,10 @@ export function memorize<TContext = object>(
   const scopeOf = scope === 'public' ? undefined : scope;
   const visibility = scopeOf === undefined ? 'public' : 'private';
   const namespaceHead = namespace === undefined ? undefined : `${namespacePart(namespace)}:`;
-  const memoizer = createMemoizer();
+  const memoizer = createMemoizer({
+    grace,
+    flight: distributed === undefined ? undefined : distributedFlight(distributed),
+  });
   /**
    * Per procedure path, what the default key may be built from: `'validated'` when
    * nothing after memorize reads the raw input (memorize stands after the last
@@ -245,13 +259,15 @@ export function memorize<TContext = object>(
       // found the validated input keys this procedure stored the entry under it.
       entry = await readValidated(memoizer, cache, head, opts.input);
     }
-    if (entry !== undefined) {
+    if (entry !== undefined && entry.stale !== true) {
       reportMemorized(opts, {
         source: 'hit',
         stored: true,
         expiresAt: entry.expiresAt,
         visibility,
         expire: ttl,
+        staleWhileRevalidate,
+        staleIfError,
       });
       return { ok: true, data: entry.value, marker } as StepResult;
     }
@@ -273,7 +289,7 @@ export function memorize<TContext = object>(
       }
     }
     try {
-      return await miss(opts, cache, head, entryKey, kind, ttl);
+      return await miss(opts, cache, head, entryKey, kind, ttl, entry);
     } finally {
       if (learned !== undefined) {
         learning.delete(opts.path);
@@ -290,6 +306,7 @@ export function memorize<TContext = object>(
     entryKey: string,
     kind: 'validated' | 'raw' | undefined,
     ttl: number | undefined,
+    stale: MemoEntry | undefined,
   ): Promise<StepResult> {
     const { getRawInput } = opts;
     let readRaw = false;
@@ -333,8 +350,18 @@ export function memorize<TContext = object>(
       },
       signal: opts.signal,
       storeKeyOf,
+      stale,
+      alternateKey: kind === undefined ? validatedKey(head, opts.input) : undefined,
     });
-    reportMemorized(opts, { source, stored, expiresAt, visibility, expire: ttl });
+    reportMemorized(opts, {
+      source,
+      stored,
+      expiresAt,
+      visibility,
+      expire: ttl,
+      staleWhileRevalidate,
+      staleIfError,
+    });
     return { ok: true, data, marker } as StepResult;
   }
 
@@ -347,6 +374,15 @@ export function memorize<TContext = object>(
   const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };
   Object.defineProperty(memorizeMiddleware, MEMORIZE_TAG, { value: tag });
   return memorizeMiddleware as unknown as MemorizeMiddleware<TContext>;
+}
+
+/** The validated-input key, when it can be built. */
+function validatedKey(head: string, input: unknown): string | undefined {
+  try {
+    return head + stableKey(input);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The entry under the validated-input key, when that key can be built. */

@@ -54,6 +54,13 @@ export function makeRouter() {
           ran(`long:${input.id}`);
           return post(input.id);
         }),
+      graceful: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: TTL.byId, staleWhileRevalidate: TTL.byId }))
+        .query(({ input }) => {
+          ran(`graceful:${input.id}`);
+          return post(input.id);
+        }),
       list: t.procedure.use(memorize({ expire: TTL.list, namespace: 'posts' })).query(() => {
         ran('list');
         return [...state.titles.entries()].map(([id, title]) => ({ id, title }));

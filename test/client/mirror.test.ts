@@ -1,8 +1,9 @@
 import { environmentManager, QueryClient, QueryObserver } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { createCacheHints, createMemoHooks, mirrorServerTtl } from '@trpc-memory/client';
+import { createCacheHints, createMemoHooks, getCacheHint, mirrorServerTtl } from '@trpc-memory/client';
 import { cachePolicy } from '@trpc-memory/server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { until } from '../helpers/time.js';
 import { type AppRouter, startServer, type TestServer, TTL, uid } from './fixture.js';
 import { expectStaleAt, freezeTime, makeClient, mirrored, staleAt, T0 } from './helpers.js';
 
@@ -51,6 +52,33 @@ describe('mirrorServerTtl + cacheHintsLink (httpBatchLink with cacheHintsHeaders
     vi.setSystemTime(expiry);
     await queryClient.fetchQuery(options);
     expect(server.runs(`byId:${id}`)).toBe(2);
+  });
+
+  it('a result the server served stale (staleWhileRevalidate) is stale at once: refetched on the next mount', async () => {
+    const id = uid();
+    const first = newQueryClient();
+    await first.fetchQuery(mirrored(first, server).api.post.graceful.queryOptions({ id }));
+
+    // Past the entry's expiry, within its staleWhileRevalidate window: the server answers stale.
+    vi.setSystemTime(T0 + TTL.byId * 1000 + 5_000);
+    const queryClient = newQueryClient();
+    const { api } = mirrored(queryClient, server);
+    const options = api.post.graceful.queryOptions({ id });
+    await queryClient.fetchQuery(options);
+    expect(getCacheHint(queryClient, options.queryKey)?.source).toBe('stale');
+    expect(staleAt(queryClient, options.queryKey)).toBe(Date.now());
+
+    // The next mount refetches; by then the background refresh stored a fresh entry.
+    await until(() => server.runs(`graceful:${id}`) === 2);
+    const observer = new QueryObserver(queryClient, options);
+    const unsubscribe = observer.subscribe(() => {});
+    try {
+      await until(() => server.requests() === 3);
+      await until(() => getCacheHint(queryClient, options.queryKey)?.source === 'hit');
+      expect(staleAt(queryClient, options.queryKey)).toBe(Date.now() + TTL.byId * 1000);
+    } finally {
+      unsubscribe();
+    }
   });
 
   it('a hit on an entry cached earlier is fresh only for what the entry has left', async () => {

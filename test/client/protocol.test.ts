@@ -22,8 +22,8 @@ describe('the hint headers', () => {
       Number.POSITIVE_INFINITY,
       null,
     ]);
-    const sources = server.formatList(['hit', server.NONE, 'miss']);
-    expect(client.parseList(sources)?.map(client.parseSource)).toEqual(['hit', undefined, 'miss']);
+    const sources = server.formatList(['hit', server.NONE, 'miss', 'stale']);
+    expect(client.parseList(sources)?.map(client.parseSource)).toEqual(['hit', undefined, 'miss', 'stale']);
     const paths = server.formatPaths(['post.byId', 'odd path']);
     expect(client.parsePaths(paths)).toEqual(['post.byId', 'odd path']);
     expect(client.parsePaths(server.formatPaths([]))).toEqual([]);

@@ -25,7 +25,8 @@ describe('reading the hint headers', () => {
     expect(parseSource('hit')).toBe('hit');
     expect(parseSource('miss')).toBe('miss');
     expect(parseSource('-')).toBeUndefined();
-    expect(parseSource('stale')).toBeUndefined();
+    expect(parseSource('stale')).toBe('stale');
+    expect(parseSource('fresh')).toBeUndefined();
     expect(parseSource(undefined)).toBeUndefined();
   });
 

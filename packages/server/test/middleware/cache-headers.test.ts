@@ -1,6 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
   CacheManager,
@@ -312,5 +312,74 @@ describe('cacheHeaders() with the fetch adapter', () => {
     expect(miss.headers.get('cache-control')).toBe('public, max-age=0');
     expect(entries(miss, 'trpc-memory-cache')).toEqual(['miss', 'miss']);
     expect(entries(await handle(), 'trpc-memory-cache')).toEqual(['hit', 'hit']);
+  });
+});
+
+describe('cacheHeaders(): grace (staleWhileRevalidate, staleIfError)', () => {
+  const T0 = new Date('2030-01-01T00:00:00Z').getTime();
+  const graceCache = createCache(new MemoryBackend(), { prefix: 'grace', onStale: () => {} });
+  const graceRouter = t.router({
+    revalidating: t.procedure
+      .input(id)
+      .use(memorize({ cache: graceCache, expire: 10, staleWhileRevalidate: 30 }))
+      .query(({ input }) => input.id),
+    both: t.procedure
+      .input(id)
+      .use(memorize({ cache: graceCache, expire: 10, staleWhileRevalidate: 30, staleIfError: 100 }))
+      .query(({ input }) => input.id),
+    mineToo: t.procedure
+      .input(id)
+      .use(memorize({ cache: graceCache, expire: 10, staleIfError: 100, scope: (ctx: Ctx) => ctx.user }))
+      .query(({ input }) => input.id),
+    plainTtl: t.procedure
+      .input(id)
+      .use(memorize({ cache: graceCache, expire: 10 }))
+      .query(({ input }) => input.id),
+  });
+  let graceServer: Served;
+  beforeAll(async () => {
+    graceServer = await serve(graceRouter, cacheHeaders());
+  });
+  afterAll(() => graceServer.close());
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('advertises stale-while-revalidate / stale-if-error on a public response, bounded by the server windows', async () => {
+    const input = fresh();
+    const first = await graceServer.batch([['both', input]]);
+    expect(first.headers.get('cache-control')).toBe(
+      'public, max-age=10, stale-while-revalidate=30, stale-if-error=100',
+    );
+    // Every call must allow a directive for the response to carry it.
+    const mixed = await graceServer.batch([
+      ['both', fresh()],
+      ['revalidating', fresh()],
+    ]);
+    expect(mixed.headers.get('cache-control')).toBe('public, max-age=10, stale-while-revalidate=30');
+    const without = await graceServer.batch([
+      ['both', fresh()],
+      ['plainTtl', fresh()],
+    ]);
+    expect(without.headers.get('cache-control')).toBe('public, max-age=10');
+
+    // Served stale: says so, no TTL left, and only what is left of each window.
+    vi.setSystemTime(T0 + 12_000);
+    const stale = await graceServer.batch([['both', input]]);
+    expect(await stale.json()).toEqual([{ result: { data: input.id } }]);
+    expect(entries(stale, 'trpc-memory-cache')).toEqual(['stale']);
+    expect(entries(stale, 'trpc-memory-ttl')).toEqual(['0.000']);
+    expect(stale.headers.get('cache-control')).toBe(
+      'public, max-age=0, stale-while-revalidate=28, stale-if-error=98',
+    );
+  });
+
+  it('never advertises the grace directives on a private response', async () => {
+    const response = await graceServer.batch([['mineToo', fresh()]], { 'x-user': 'ann' });
+    expect(response.headers.get('cache-control')).toBe('private, max-age=10');
   });
 });

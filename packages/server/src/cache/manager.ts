@@ -181,11 +181,12 @@ function isMissingIoredis(error: unknown): boolean {
  * ```
  */
 export async function initCache(options: InitCacheOptions = {}): Promise<Cache> {
-  const { backend = 'memory', prefix, expire, onError } = options;
+  const { backend = 'memory', prefix, expire, onError, onStale } = options;
   const cacheOptions: CacheOptions = {
     ...(prefix === undefined ? {} : { prefix }),
     ...(expire === undefined ? {} : { expire }),
     ...(onError === undefined ? {} : { onError }),
+    ...(onStale === undefined ? {} : { onStale }),
   };
   // Before any backend exists: a Redis connection made for a bad prefix would leak.
   checkCacheOptions('initCache()', cacheOptions);

@@ -97,9 +97,10 @@ export interface CacheOptions {
   onError?: (event: CacheErrorEvent) => void;
   /**
    * Called when a call is answered with a stale entry or a background refresh
-   * fails (`memorize({ staleWhileRevalidate, staleIfError })`). Default: a
-   * `console.warn` for `'error'` and `'refresh-failed'` (an upstream failure the
-   * stale value hid), at most once every 10 s per type; `'revalidate'` is silent.
+   * fails (`memorize({ staleWhileRevalidate, staleIfError })`).
+   *
+   * @default a `console.warn` for `'error'` and `'refresh-failed'` (an upstream
+   * failure the stale value hid), at most once every 10 s per type; `'revalidate'` is silent
    */
   onStale?: (event: CacheStaleEvent) => void;
 }

@@ -9,15 +9,18 @@ import type { FlightTurn } from '../../src/backends/types.js';
 import { RedisBackendError } from '../../src/errors.js';
 import {
   closedPort,
+  killNow,
   patient,
   type RedisCluster,
   startRedisCluster,
+  startRedisServer,
   testPort,
 } from '../helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
 const CLUSTER_PORTS: [number, number, number] = [testPort(17301), testPort(17302), testPort(17303)];
+const HOSTILE_PORT = testPort(17304);
 
 const unique = (label: string) => `flights-${label}-${randomUUID().slice(0, 8)}`;
 /** Longer than any test runs: a waiter woken in time was woken by the announcement. */
@@ -240,6 +243,28 @@ describe('RedisBackend.flights lock keys', () => {
 });
 
 describe('RedisBackend.flights without Redis', () => {
+  it('rejects (never hangs) when Redis stalls or dies mid-way, and a waiter left behind is still woken by its poll', async () => {
+    const server = await startRedisServer(HOSTILE_PORT);
+    const holder = new RedisBackend(server.url, { commandTimeout: 0.3, cooldown: 0 });
+    const waiter = new RedisBackend(server.url, { commandTimeout: 0.3, cooldown: 0 });
+    try {
+      const key = unique('hostile');
+      held(await holder.flights.acquire(key, { ttl: 60, poll: 0.2 }));
+      const left = waiting(await waiter.flights.acquire(key, { ttl: 60, poll: 0.2 }));
+      server.process.kill('SIGSTOP');
+      await expect(waiter.flights.acquire(unique('stalled'), NEVER)).rejects.toMatchObject({
+        reason: 'timeout',
+      });
+      // The holder cannot announce anything now: the poll ends the wait.
+      await left.released;
+      await killNow(server);
+      await expect(waiter.flights.acquire(unique('killed'), NEVER)).rejects.toBeInstanceOf(RedisBackendError);
+    } finally {
+      await Promise.all([holder.close(), waiter.close()]);
+      await server.stop();
+    }
+  });
+
   it('rejects at once when Redis cannot be reached, so the caller computes on its own', async () => {
     const backend = new RedisBackend(`redis://127.0.0.1:${await closedPort()}`, { commandTimeout: 0.5 });
     try {

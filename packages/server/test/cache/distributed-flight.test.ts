@@ -1,0 +1,130 @@
+/**
+ * The distributed flight of the memoizer core, in one process: two caches on two
+ * RedisBackends of their own (two connections, as two processes have) sharing a
+ * prefix. The multi-process tests are in test/distributed at the repository root.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { RedisBackend } from '../../src/backends/redis.js';
+import type { CacheBackend } from '../../src/backends/types.js';
+import { type CacheErrorEvent, type CacheStaleEvent, createCache } from '../../src/cache/cache.js';
+import { flightsOf } from '../../src/cache/distributed-flight.js';
+import { memorizeFn } from '../../src/middleware/memorize-fn.js';
+import { closedPort, patient } from '../helpers/redis-server.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const opened: CacheBackend[] = [];
+afterAll(async () => {
+  for (const backend of opened) await backend.close?.();
+});
+
+function redis(): RedisBackend {
+  const backend = new RedisBackend(REDIS_URL, patient);
+  opened.push(backend);
+  return backend;
+}
+
+/** Two "instances" of one memorized function on one Redis. */
+function twoInstances(resolve: (id: string) => Promise<unknown>, options: object = {}) {
+  const prefix = `dflight-${randomUUID().slice(0, 8)}`;
+  const events: CacheStaleEvent[] = [];
+  return {
+    events,
+    loads: [redis(), redis()].map((backend) =>
+      memorizeFn({
+        cache: createCache(backend, { prefix, onStale: (e) => events.push(e) }),
+        expire: 60,
+        ...options,
+      })(async function load(id: string) {
+        return resolve(id);
+      }),
+    ),
+  };
+}
+
+describe('distributed flight', () => {
+  it('finds the lock of a RedisBackend, of the L2 behind a tiered backend, and none on the memory backend', () => {
+    const backend = redis();
+    expect(flightsOf(backend)).toBe(backend.flights);
+    const tiered = Object.assign(new MemoryBackend(), { l2: backend });
+    expect(flightsOf(tiered)).toBe(backend.flights);
+    expect(flightsOf(new MemoryBackend())).toBeUndefined();
+  });
+
+  it('runs the resolver once for concurrent misses on two instances, and each caller gets its own copy', async () => {
+    let runs = 0;
+    const { loads } = twoInstances(
+      async (id) => {
+        runs++;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return { id, list: [1, 2] };
+      },
+      { distributed: true },
+    );
+    const results = await Promise.all(loads.flatMap((load) => [load('a'), load('a'), load('a')]));
+    expect(runs).toBe(1);
+    expect(new Set(results).size).toBe(6);
+    for (const result of results) expect(result).toEqual({ id: 'a', list: [1, 2] });
+  });
+
+  it('without distributed, each instance runs it (in-process single-flight only)', async () => {
+    let runs = 0;
+    const { loads } = twoInstances(async (id) => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return id;
+    });
+    await Promise.all(loads.flatMap((load) => [load('a'), load('a')]));
+    expect(runs).toBe(2);
+  });
+
+  it('staleWhileRevalidate: one background refresh across both instances', async () => {
+    let runs = 0;
+    let version = 1;
+    const { loads, events } = twoInstances(
+      async () => {
+        runs++;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return version;
+      },
+      { expire: 0.2, staleWhileRevalidate: 60, distributed: true },
+    );
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      expect(await loads[0]!('k')).toBe(1);
+      version = 2;
+      // Past the entry's expire (the entry's clock; Redis keeps it for 60.2 s).
+      vi.setSystemTime(Date.now() + 200);
+      expect(await Promise.all(loads.map((load) => load('k')))).toEqual([1, 1]);
+      expect(events.map((event) => event.type)).toEqual(['revalidate', 'revalidate']);
+      // Wait for the refresh to be stored (an event: the value changes).
+      for (let i = 0; i < 1_000 && (await loads[1]!('k')) !== 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(await loads[0]!('k')).toBe(2);
+      expect(runs).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('Redis unreachable: computes with in-process single-flight, reports the lock failure, fails nothing', async () => {
+    const backend = new RedisBackend(`redis://127.0.0.1:${await closedPort()}`, { commandTimeout: 0.5 });
+    opened.push(backend);
+    const errors: CacheErrorEvent[] = [];
+    let runs = 0;
+    const load = memorizeFn({
+      cache: createCache(backend, { onError: (event) => errors.push(event) }),
+      expire: 60,
+      distributed: true,
+    })(async function load(id: string) {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return id;
+    });
+    expect(await Promise.all([load('a'), load('a'), load('a')])).toEqual(['a', 'a', 'a']);
+    expect(runs).toBe(1);
+    expect(errors.map((event) => event.operation)).toContain('lock');
+  });
+});

@@ -27,6 +27,15 @@
  * {@link Memoizer.memoize} is read then compute-through, for callers with
  * nothing to do in between (`memorizeFn`); `memorize` calls the two steps itself.
  *
+ * **Grace** ({@link MemoizerOptions.grace}, `staleWhileRevalidate` /
+ * `staleIfError`, see `grace.ts`): entries are stored for `ttl + keep` in the
+ * backend while the entry keeps its fresh-until; `read` then also returns an entry
+ * past it within a window, marked `stale`, which is no hit: the adapter hands it to
+ * `computeThrough` (as {@link MissCall.stale}), which answers with it at once and
+ * refreshes in the background (revalidate window), or computes and answers with it
+ * when `compute` fails with a server failure (if-error window). Without grace the
+ * hit path is exactly the plain one.
+ *
  * Where later capabilities plug in:
  * - **Per-entry policy** that does not depend on the call (grace windows such as
  *   stale-while-revalidate / stale-if-error, tags computed from the result, a
@@ -35,8 +44,8 @@
  *   the `ttl`, which falls back to the cache's default looked up at call time)
  *   travels in {@link MissCall}.
  * - **The flight** is a {@link Flight}: {@link localFlight} (in-process
- *   single-flight) by default; one spanning processes implements the same
- *   interface (it receives the cache, hence its backend, and the entry key).
+ *   single-flight) by default, or `distributedFlight` (distributed-flight.ts),
+ *   which adds a lock per key across processes when the backend has one.
  * - **Cache access** goes through the cache's internals (`cache-internals.ts`),
  *   never through the public `Cache` methods.
  *

@@ -19,6 +19,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
 const CLUSTER_PORTS: [number, number, number] = [testPort(17305), testPort(17306), testPort(17307)];
 const HOSTILE_PORT = testPort(17308);
+const HOSTILE_CLUSTER_PORTS: [number, number, number] = [testPort(17310), testPort(17311), testPort(17312)];
 
 const unique = (label: string) => `flight-${label}-${randomUUID().slice(0, 8)}`;
 
@@ -170,6 +171,27 @@ describe('distributed single-flight when Redis fails under load', () => {
       },
     );
     await server.stop();
+  });
+
+  it('answers every request when a master of the Cluster is killed mid-load', {
+    timeout: 90_000,
+  }, async () => {
+    const hostile = await startRedisCluster(HOSTILE_CLUSTER_PORTS);
+    try {
+      await withFleet(
+        {
+          FLIGHT_REDIS: `cluster:${HOSTILE_CLUSTER_PORTS.join(',')}`,
+          FLIGHT_PREFIX: unique('cluster-killed'),
+          FLIGHT_RESOLVER_MS: '50',
+          FLIGHT_COMMAND_TIMEOUT: '0.3',
+        },
+        async (fleet) => {
+          expect(await load(fleet, () => killNow(hostile.servers[0]!))).toBe(0);
+        },
+      );
+    } finally {
+      await hostile.stop();
+    }
   });
 
   it('answers every request when Redis stalls mid-load (SIGSTOP)', { timeout: 60_000 }, async () => {

@@ -51,6 +51,13 @@ function makeApp() {
           ran(`byId:${input.id}`);
           return { id: input.id };
         }),
+      graceful: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: 60, staleWhileRevalidate: 60, cache }))
+        .query(({ input }) => {
+          ran(`graceful:${input.id}`);
+          return { id: input.id };
+        }),
       // Calls another memorized procedure in-process: its report must not become this one's.
       page: t.procedure.use(memorize({ expire: 30, cache })).query(async () => {
         ran('page');
@@ -267,6 +274,30 @@ describe('mirrorServerTtl: hydrated queries are fresh until their server entry e
     expect(queryClient.getQueryData(queryKey)).toBe('slow');
     // The entry: stored at T0 + 1.5 s for 20 s. Counted from the request, not the arrival.
     expect(staleAt(queryClient, queryKey)).toBe(T0 - 10 + 21_500);
+  });
+
+  it('a query the server rendered from a stale entry (staleWhileRevalidate) is stale at once in the browser', async () => {
+    const app = makeApp();
+    const first = serverRender(app);
+    await first.queryClient.prefetchQuery(first.trpc.post.graceful.queryOptions({ id: 's' }));
+    // 10 s past the entry's expiry, within its window: the render gets the stale value at once.
+    vi.setSystemTime(T0 + 70_000);
+    pageRequestedAt(T0 + 70_000 - 40);
+    const render = serverRender(app);
+    await render.queryClient.prefetchQuery(render.trpc.post.graceful.queryOptions({ id: 's' }));
+    const state = overTheWire(dehydrate(render.queryClient));
+    expect(state.queries[0]?.meta?.['trpc-memory']).toEqual({
+      source: 'stale',
+      expiresIn: -10_000,
+      renderedAt: T0 + 70_000,
+    });
+    const { queryClient } = browser();
+    hydrate(queryClient, state);
+    const queryKey = render.trpc.post.graceful.queryKey({ id: 's' });
+    expect(getCacheHint(queryClient, queryKey)?.source).toBe('stale');
+    expect(staleAt(queryClient, queryKey)).toBe(T0 + 70_000);
+    // The background refresh ran once.
+    await until(() => app.runs['graceful:s'] === 2);
   });
 
   it('data hydrated without a report is stale at once for a memorized procedure (unless opted into the policy)', async () => {

@@ -26,9 +26,6 @@ export interface Grace {
   readonly keep: number;
 }
 
-/** Where an entry stands at `now`. */
-export type GraceState = 'fresh' | 'stale' | 'gone';
-
 function seconds(where: string, option: string, value: unknown): number | undefined {
   assertSeconds(where, option, value, { allowZero: true, optional: true });
   return value;
@@ -62,11 +59,6 @@ export function graceOf(
   const keep = Math.max(revalidate ?? 0, ifError ?? 0);
   if (keep === 0) return undefined;
   return { revalidateMs: (revalidate ?? 0) * 1000, ifErrorMs: (ifError ?? 0) * 1000, keep };
-}
-
-/** How far past its expiry an entry is at `now`: `0` while fresh (or when it never expires). */
-export function staleFor(expiresAt: number | undefined, now: number): number {
-  return expiresAt === undefined || now < expiresAt ? 0 : now - expiresAt + 1;
 }
 
 /** Whether an entry that expired at `expiresAt` is within a window of `windowMs` at `now`. */

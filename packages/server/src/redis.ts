@@ -1,5 +1,6 @@
 /**
- * `@trpc-memory/server/redis`: the Redis backend, over ioredis or node-redis v5
+ * `@trpc-memory/server/redis`: the Redis backend and the tiered backend (an
+ * in-process L1 in front of Redis, kept coherent by a pub/sub bus), over ioredis or node-redis v5
  * (both optional peer dependencies: install the one you use, `npm install ioredis`
  * or `npm install redis`). Neither is imported until used: a client you pass in
  * is driven through its own methods, and only a `redis://` URL loads ioredis.
@@ -21,5 +22,6 @@ export {
   type RedisBackendOptions,
   type RedisClient,
 } from './backends/redis.js';
+export { TieredBackend, type TieredBackendOptions, type TieredL1Options } from './backends/tiered.js';
 // Also exported from the main entry, with every other error class.
 export { RedisBackendError } from './errors.js';

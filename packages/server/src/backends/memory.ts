@@ -41,28 +41,59 @@ export interface MemoryBackendOptions {
 
 const WHERE = 'new MemoryBackend()';
 
-function positiveInteger(option: string, value: unknown, max: number): number {
+function positiveInteger(where: string, option: string, value: unknown, max: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new InvalidOptionError(WHERE, option, value, `an integer from 1 to ${max.toLocaleString('en-US')}`);
+    throw new InvalidOptionError(where, option, value, `an integer from 1 to ${max.toLocaleString('en-US')}`);
   }
   return value;
 }
 
 /**
- * Sweeps expired entries every `seconds`. Holds the LRU only through a WeakRef so
- * a backend dropped without `close()` does not keep a timer (and its memory) alive.
+ * The LRU bounds of an in-process store (the memory backend, a tiered backend's
+ * L1): `maxEntries` (default 10,000) and the optional `maxBytes`, validated.
  */
-function startSweeper(lru: LRUCache<string, string>, seconds: number): ReturnType<typeof setInterval> {
+export function lruBounds<V extends { length: number } | { raw: string }>(
+  where: string,
+  options: { maxEntries?: number | undefined; maxBytes?: number | undefined },
+): LRUCache.Options<string, V, unknown> {
+  const { maxEntries = 10_000, maxBytes } = options;
+  // lru-cache preallocates index arrays of `max` slots: keep the bound sane.
+  positiveInteger(where, 'maxEntries', maxEntries, 2 ** 28);
+  if (maxBytes === undefined) return { max: maxEntries };
+  positiveInteger(where, 'maxBytes', maxBytes, Number.MAX_SAFE_INTEGER);
+  return {
+    max: maxEntries,
+    maxSize: maxBytes,
+    sizeCalculation: (value, key) =>
+      ((typeof value === 'string' ? value.length : (value as { raw: string }).raw.length) + key.length) * 2,
+  };
+}
+
+/**
+ * Sweeps expired entries every `seconds`. Holds the LRU only through a WeakRef so
+ * a store dropped without `close()` does not keep a timer (and its memory) alive.
+ */
+export function startSweeper<V extends {}>(
+  lru: LRUCache<string, V>,
+  seconds: number,
+  sweep: (lru: LRUCache<string, V>) => void,
+): ReturnType<typeof setInterval> {
   const ref = new WeakRef(lru);
   const timer = setInterval(() => {
     const target = ref.deref();
     if (target === undefined) clearInterval(timer);
-    else target.purgeStale();
+    else sweep(target);
   }, seconds * 1000);
   // On Node the sweep must not keep the process alive; edge and worker runtimes
   // have plain numeric timers without unref().
   (timer as { unref?: () => void }).unref?.();
   return timer;
+}
+
+/** `purgeInterval`, validated: seconds ≥ 0. */
+export function purgeSeconds(where: string, purgeInterval: unknown): number {
+  assertSeconds(where, 'purgeInterval', purgeInterval, { allowZero: true });
+  return purgeInterval;
 }
 
 /**
@@ -87,20 +118,11 @@ export class MemoryBackend implements CacheBackend {
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryBackendOptions = {}) {
-    const { maxEntries = 10_000, maxBytes, purgeInterval = 60 } = options;
-    // lru-cache preallocates index arrays of `max` slots: keep the bound sane.
-    positiveInteger('maxEntries', maxEntries, 2 ** 28);
-    if (maxBytes !== undefined) positiveInteger('maxBytes', maxBytes, Number.MAX_SAFE_INTEGER);
-    assertSeconds(WHERE, 'purgeInterval', purgeInterval, { allowZero: true });
-    this.#lru = new LRUCache<string, string>({
-      max: maxEntries,
-      // Expiry on the server's clock (fake timers in tests move it), not lru-cache's own.
-      perf: clock,
-      ...(maxBytes === undefined
-        ? {}
-        : { maxSize: maxBytes, sizeCalculation: (value, key) => (value.length + key.length) * 2 }),
-    });
-    this.#purgeInterval = purgeInterval;
+    const { purgeInterval = 60 } = options;
+    const bounds = lruBounds<string>(WHERE, options);
+    this.#purgeInterval = purgeSeconds(WHERE, purgeInterval);
+    // Expiry on the server's clock (fake timers in tests move it), not lru-cache's own.
+    this.#lru = new LRUCache<string, string>({ ...bounds, perf: clock });
   }
 
   get(key: string): string | undefined {
@@ -116,7 +138,7 @@ export class MemoryBackend implements CacheBackend {
     // Started by the first entry that can expire, not by the constructor: a backend
     // made at module scope on Cloudflare Workers may not start timers there.
     if (this.#sweeper === undefined && this.#purgeInterval > 0) {
-      this.#sweeper = startSweeper(this.#lru, this.#purgeInterval);
+      this.#sweeper = startSweeper(this.#lru, this.#purgeInterval, (lru) => lru.purgeStale());
     }
   }
 

@@ -62,6 +62,13 @@ export interface RedisConnection {
    * first SUBSCRIBE is acknowledged (rejects when it cannot be).
    */
   subscribe(channel: string, onMessage: (message: string) => void): Subscription;
+  /** Milliseconds `key` has left: `-1` without expiry, `-2` when absent. */
+  pttl(key: string): Promise<number>;
+  /**
+   * `PUBLISH` on a single node; sharded `SPUBLISH` on a cluster (sent to the
+   * channel's shard, so one publisher's messages stay in order).
+   */
+  publish(channel: string, message: string, signal: AbortSignal | undefined): Promise<unknown>;
   /** Every master, once the connection is ready. */
   masters(): Promise<MasterNode[]>;
   classify(error: unknown): FailureKind;

@@ -232,6 +232,14 @@ export class IoredisConnection implements RedisConnection {
     return subscription;
   }
 
+  pttl(key: string): Promise<number> {
+    return this.#conn.pttl(key);
+  }
+
+  publish(channel: string, message: string): Promise<unknown> {
+    return this.#cluster ? this.#conn.spublish(channel, message) : this.#conn.publish(channel, message);
+  }
+
   async masters(): Promise<MasterNode[]> {
     const nodes = this.#cluster ? (this.#conn as Cluster).nodes('master') : [this.#conn as Redis];
     return nodes.map((node) => this.#master(node));

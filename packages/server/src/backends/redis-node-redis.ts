@@ -117,6 +117,8 @@ abstract class NodeRedisConnection implements RedisConnection {
   readonly abortable = true;
   readonly keyPrefix = '';
   readonly client: NodeRedisClient;
+  /** On a cluster, pub/sub is sharded (`SPUBLISH`, routed by the channel's slot). */
+  protected abstract readonly sharded: boolean;
   protected readonly events: ConnectionEvents;
   readonly #listeners: [target: EventEmitter, event: string, listener: (arg?: unknown) => void][] = [];
   protected down = false;
@@ -225,6 +227,15 @@ abstract class NodeRedisConnection implements RedisConnection {
     return subscription;
   }
 
+  async pttl(key: string): Promise<number> {
+    return Number(await this.send(key, true, ['PTTL', key]));
+  }
+
+  publish(channel: string, message: string, signal: AbortSignal | undefined): Promise<unknown> {
+    const command = this.sharded ? 'SPUBLISH' : 'PUBLISH';
+    return this.send(channel, false, [command, channel, message], signal && { abortSignal: signal });
+  }
+
   classify(error: unknown): FailureKind {
     if (!(error instanceof Error) || isReplyError(error) || error instanceof TypeError) return undefined;
     // Refused before writing (offline, closed), or dropped unwritten by our abort signal.
@@ -243,6 +254,7 @@ abstract class NodeRedisConnection implements RedisConnection {
 }
 
 export class NodeRedisClientConnection extends NodeRedisConnection {
+  protected readonly sharded = false;
   readonly #conn: NodeClient;
   #started = false;
 
@@ -303,6 +315,7 @@ export class NodeRedisClientConnection extends NodeRedisConnection {
 }
 
 export class NodeRedisClusterConnection extends NodeRedisConnection {
+  protected readonly sharded = true;
   readonly #conn: NodeCluster;
   #connected = false;
   #connecting: Promise<void> | undefined;

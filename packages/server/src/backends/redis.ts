@@ -11,6 +11,7 @@ import {
   type RedisConnection,
 } from './redis-connection.js';
 import { RedisFlights } from './redis-flights.js';
+import { registerInternals } from './redis-internals.js';
 import { IoredisConnection } from './redis-ioredis.js';
 import { NodeRedisClientConnection, NodeRedisClusterConnection } from './redis-node-redis.js';
 import type { RedisBackendOptions } from './redis-options.js';
@@ -123,23 +124,36 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
       const conn = IoredisConnection.fromUrl(client, this.#timeoutMs, events);
       this.#conn = conn;
       this.client = conn.client as TClient;
-      return;
+    } else {
+      this.client = client;
+      switch (clientKind(client)) {
+        case 'ioredis':
+        case 'ioredis-cluster':
+          this.#conn = IoredisConnection.forClient(client as IoredisClient, events);
+          break;
+        case 'node-redis':
+          this.#conn = new NodeRedisClientConnection(client as NodeRedisClient, events);
+          break;
+        case 'node-redis-cluster':
+          this.#conn = new NodeRedisClusterConnection(client as NodeRedisClient, events);
+          break;
+        default:
+          throw new InvalidOptionError(WHERE, 'client', client, CLIENTS);
+      }
     }
-    this.client = client;
-    switch (clientKind(client)) {
-      case 'ioredis':
-      case 'ioredis-cluster':
-        this.#conn = IoredisConnection.forClient(client as IoredisClient, events);
-        break;
-      case 'node-redis':
-        this.#conn = new NodeRedisClientConnection(client as NodeRedisClient, events);
-        break;
-      case 'node-redis-cluster':
-        this.#conn = new NodeRedisClusterConnection(client as NodeRedisClient, events);
-        break;
-      default:
-        throw new InvalidOptionError(WHERE, 'client', client, CLIENTS);
-    }
+    const conn = this.#conn;
+    registerInternals(this, {
+      client: this.client,
+      getWithTtl: (key) =>
+        this.#run(async () => {
+          // Issued in one tick: written together, answered in order by the key's node.
+          const [raw, ttl] = await Promise.all([conn.get(key), conn.pttl(key)]);
+          return [raw ?? undefined, ttl] as [string | undefined, number];
+        }),
+      publish: async (channel, message) => {
+        await this.#run((signal) => conn.publish(channel, message, signal), true);
+      },
+    });
   }
 
   #settleReady(error: RedisBackendError): void {

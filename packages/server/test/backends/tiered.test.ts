@@ -313,12 +313,13 @@ describe('when the bus or Redis fails', () => {
     const key = unique();
     await a.set(key, 'v', 600);
     // Keep the subscriber from coming back: no new connection is accepted.
-    const connected = ((await admin.client('LIST')) as string).trim().split('\n').length;
-    await admin.config('SET', 'maxclients', String(connected));
+    const others = ((await admin.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string).trim().split('\n');
+    await admin.config('SET', 'maxclients', String(others.length));
     vi.useFakeTimers({ toFake: ['Date'] });
     const cut = Date.now();
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await until(() => !a.busUp, { what: 'the bus noticed the cut' });
+    expect(a.busUp).toBe(false);
     // Held and written during the loss: both on the short leash, counted from the loss (or the write).
     const during = unique();
     vi.setSystemTime(cut + 500);
@@ -330,6 +331,7 @@ describe('when the bus or Redis fails', () => {
     expect(a.get(during)).toBe('w');
     vi.setSystemTime(cut + 2_500);
     expect(a.hasInL1(during)).toBe(false);
+    expect(a.busUp).toBe(false); // still down: the cap did it, not a reconnection
     vi.useRealTimers();
     await a.set(key, 'v2', 600);
     expect(a.hasInL1(key)).toBe(true);

@@ -7,6 +7,8 @@ import type { RedisClient } from './redis-clients.js';
 export interface RedisInternals {
   /** The client to duplicate for a connection of one's own (the app's, or the one made from a URL). */
   readonly client: RedisClient;
+  /** A Cluster: one connection's commands may go to different nodes, in no common order. */
+  readonly cluster: boolean;
   /**
    * `GET` and `PTTL` of `key`, sent together (one round trip, same node): the
    * string (`undefined` when absent) and the milliseconds it has left (`-1`: no

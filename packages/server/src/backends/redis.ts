@@ -142,8 +142,10 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
       }
     }
     const conn = this.#conn;
+    const kind = clientKind(this.client);
     registerInternals(this, {
       client: this.client,
+      cluster: kind === 'ioredis-cluster' || kind === 'node-redis-cluster',
       getWithTtl: (key) =>
         this.#run(async () => {
           // Issued in one tick: written together, answered in order by the key's node.

@@ -209,20 +209,34 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
     const now = Date.now();
     this.#put(key, value, ttl === undefined ? Number.POSITIVE_INFINITY : now + ttl * 1000);
     try {
-      await this.l2.set(key, value, ttl);
+      await this.#thenPublish(this.l2.set(key, value, ttl), key);
     } catch (error) {
-      // Not known to be in Redis: the copy here lives on the short leash.
+      // Not known to be in Redis (or not known to the others): the copy here lives on the short leash.
       this.#l1.capOne(key, Date.now() + this.#busLossMs);
       throw error;
     }
-    // After Redis has it: an instance told to drop its copy must read the new one.
-    await this.#bus.publish('k', key);
   }
 
   async delete(key: string): Promise<void> {
     this.#drop(key);
-    await this.l2.delete(key);
-    await this.#bus.publish('k', key);
+    await this.#thenPublish(this.l2.delete(key), key);
+  }
+
+  /**
+   * Publishes `key` once Redis has applied `write`: an instance told to drop its
+   * copy must read the new state. On a single node the PUBLISH goes out with the
+   * write, on the same connection, and Redis runs them in that order (one round
+   * trip); on a Cluster the write's node and the channel's shard may differ, so
+   * it waits for the write's reply.
+   */
+  async #thenPublish(write: Promise<void>, key: string): Promise<void> {
+    if (this.#redis.cluster) {
+      await write;
+      await this.#bus.publish('k', key);
+      return;
+    }
+    const published = this.#bus.publish('k', key);
+    await Promise.all([write, published]);
   }
 
   async deleteByPrefix(prefix: string): Promise<void> {

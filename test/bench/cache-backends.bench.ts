@@ -320,10 +320,88 @@ async function clearStrategy(): Promise<void> {
   }
 }
 
+/**
+ * `clear()` of 200,000 entries while another connection reads: the p99 of those
+ * reads (one at a time, in this process, as an app's requests would be) with the
+ * default steps (`scanCount` 200, paced by a turn of the event loop) against
+ * 1000-key steps, and against the same reads with no clear running.
+ */
+async function clearWhileReading(): Promise<void> {
+  const server = await startRedisServer(CLEAR_BENCH_PORT);
+  const raw = new Redis(server.url);
+  const reader = new Redis(server.url);
+  const pct = (list: number[], p: number) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  };
+  const fill = async (n: number) => {
+    for (let i = 0; i < n; i += 1_000) {
+      const pipeline = raw.pipeline();
+      for (let j = i; j < Math.min(n, i + 1_000); j++) pipeline.set(`app:ns:${j}`, 'x'.repeat(100));
+      await pipeline.exec();
+    }
+  };
+  const readsDuring = async (work: () => Promise<void>) => {
+    const latencies: number[] = [];
+    let stop = false;
+    const reading = (async () => {
+      while (!stop) {
+        const start = performance.now();
+        await reader.get('other:hit');
+        latencies.push(performance.now() - start);
+      }
+    })();
+    const start = performance.now();
+    await work();
+    const ms = performance.now() - start;
+    stop = true;
+    await reading;
+    return { p50: pct(latencies, 50), p99: pct(latencies, 99), ms };
+  };
+  try {
+    await raw.set('other:hit', 'x'.repeat(1_000));
+    const runs: Record<string, { p50: number; p99: number; ms: number }[]> = { idle: [], 200: [], 1000: [] };
+    for (let round = 0; round < 3; round++) {
+      runs.idle!.push(await readsDuring(() => sleep(500)));
+      for (const scanCount of [200, 1000]) {
+        await fill(200_000);
+        const backend = new RedisBackend(server.url, { commandTimeout: 5, scanCount });
+        const cache = createCache(backend, { prefix: 'app' });
+        runs[scanCount]!.push(await readsDuring(() => cache.clear({ namespace: 'ns' })));
+        if ((await raw.dbsize()) !== 1) throw new Error('bench: the clear left keys behind');
+        await backend.close();
+      }
+    }
+    // The median run of each: the machine's busy moments hit any one run.
+    const median = (list: { p50: number; p99: number; ms: number }[]) =>
+      [...list].sort((a, b) => a.p99 - b.p99)[Math.floor(list.length / 2)]!;
+    const idle = median(runs.idle!);
+    for (const [name, target] of [
+      ['200', { op: '<=' as const, value: 5 }],
+      ['1000', undefined],
+    ] as const) {
+      const run = median(runs[name]!);
+      report(
+        `clear of 200,000 keys, reads meanwhile p99 (scanCount ${name}${name === '200' ? ', the default' : ''})`,
+        run.p99,
+        ' ms',
+        target,
+        `p50 ${run.p50.toFixed(2)} ms; clear took ${fmt(run.ms)} ms; p99s ${runs[name]!.map((r) => r.p99.toFixed(1)).join(', ')}`,
+      );
+    }
+    report('reads with no clear running, p99', idle.p99, ' ms', undefined, `p50 ${idle.p50.toFixed(3)} ms`);
+  } finally {
+    raw.disconnect();
+    reader.disconnect();
+    await server.stop();
+  }
+}
+
 export default async function cacheBackends(): Promise<void> {
   await memoryBound(); // first, while the heap holds nothing else
   await codec();
   await memoryHit();
   await redisHit();
   await clearStrategy();
+  await clearWhileReading();
 }

@@ -68,7 +68,10 @@ interface Bucket {
  * withdraw it.)
  *
  * Clearing a prefix or namespace walks the keys with `SCAN … MATCH` and removes
- * them with `UNLINK` (on every master of a cluster), never with `KEYS`; glob
+ * them with `UNLINK` (on every master of a cluster), never with `KEYS`, in small
+ * steps (`scanCount`, 200) with a turn of the event loop between them, so that
+ * reads by other connections and by the app itself wait for at most one short
+ * step (see the cache-backends bench: read p99 during a 200,000-key clear); glob
  * characters in the prefix and in the client's own `keyPrefix` match literally.
  * Versioned namespaces were measured as the alternative (see the cache-backends
  * bench): they make `clear()` O(1) but put a second lookup on every hit, and
@@ -105,7 +108,7 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
     this.#timeoutMs = seconds('commandTimeout', options.commandTimeout, 0.5, false) * 1000;
     this.#cooldownMs = seconds('cooldown', options.cooldown, 1, true) * 1000;
     this.#sliceMs = Math.max(1, Math.round(this.#timeoutMs / 10));
-    const { scanCount = 1000 } = options;
+    const { scanCount = 200 } = options;
     if (!Number.isSafeInteger(scanCount) || scanCount < 1) {
       throw new InvalidOptionError(WHERE, 'scanCount', scanCount, 'a positive integer');
     }
@@ -366,6 +369,8 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
       const bucket = this.#currentBucket();
       const signal = this.#conn.abortable ? this.#signalOf(bucket) : undefined;
       await this.#deadline(bucket, node.unlink(found, signal));
+      // Paced: the app's own I/O (other requests' replies) runs between two steps.
+      await new Promise((resolve) => setImmediate(resolve));
     } while (cursor !== '0');
   }
 

@@ -30,6 +30,7 @@ export {
 
 export { MemoryBackend, type MemoryBackendOptions } from './backends/memory.js';
 export type { RedisBackendOptions } from './backends/redis-options.js';
+export type { TieredBackendOptions, TieredL1Options } from './backends/tiered-options.js';
 export type {
   AcquireOptions,
   CacheBackend,

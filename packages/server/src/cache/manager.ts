@@ -1,5 +1,6 @@
 import { MemoryBackend } from '../backends/memory.js';
 import type { RedisBackendOptions } from '../backends/redis-options.js';
+import type { TieredL1Options } from '../backends/tiered-options.js';
 import type { CacheBackend } from '../backends/types.js';
 import {
   CacheNotInitializedError,
@@ -152,6 +153,19 @@ export type InitCacheOptions = CacheOptions &
         backend: 'redis';
         /** A `redis://` or `rediss://` URL. */
         url: string;
+        /**
+         * With it, a `TieredBackend`: an in-process L1 of these bounds in front of
+         * Redis, kept coherent across instances by a pub/sub invalidation bus.
+         * Without it, a plain `RedisBackend`.
+         * @default undefined (no L1)
+         */
+        l1?: TieredL1Options;
+        /**
+         * With `l1`: seconds an L1 entry may live while the invalidation bus is down
+         * (see `TieredBackendOptions.busLossTtl`).
+         * @default 5
+         */
+        busLossTtl?: number;
       } & RedisBackendOptions)
   );
 
@@ -178,6 +192,8 @@ function isMissingIoredis(error: unknown): boolean {
  * ```ts
  * await initCache(); // in-memory
  * await initCache({ backend: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'app', expire: 60 });
+ * // many instances: an in-process L1 in front of Redis, invalidated across instances
+ * await initCache({ backend: 'redis', url: 'redis://127.0.0.1:6379', l1: { maxEntries: 5_000 } });
  * ```
  */
 export async function initCache(options: InitCacheOptions = {}): Promise<Cache> {
@@ -202,7 +218,11 @@ export async function initCache(options: InitCacheOptions = {}): Promise<Cache> 
     );
   }
   if (backend === 'redis') {
-    const { url, commandTimeout, cooldown, scanCount } = options as { url?: unknown } & RedisBackendOptions;
+    const { url, commandTimeout, cooldown, scanCount, l1, busLossTtl } = options as {
+      url?: unknown;
+      l1?: TieredL1Options;
+      busLossTtl?: number;
+    } & RedisBackendOptions;
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
       throw new InvalidOptionError(
         'initCache()',
@@ -231,7 +251,15 @@ export async function initCache(options: InitCacheOptions = {}): Promise<Cache> 
       ...(cooldown === undefined ? {} : { cooldown }),
       ...(scanCount === undefined ? {} : { scanCount }),
     };
-    return install(new redis.RedisBackend(url, backendOptions), cacheOptions, true);
+    if (l1 === undefined && busLossTtl === undefined) {
+      return install(new redis.RedisBackend(url, backendOptions), cacheOptions, true);
+    }
+    const tiered = new redis.TieredBackend(url, {
+      ...backendOptions,
+      ...(l1 === undefined ? {} : { l1 }),
+      ...(busLossTtl === undefined ? {} : { busLossTtl }),
+    });
+    return install(tiered, cacheOptions, true);
   }
   throw new InvalidOptionError('initCache()', 'backend', backend, "'memory' or 'redis'");
 }

@@ -13,6 +13,7 @@ import { RedisBackend } from '../../src/backends/redis.js';
 import { TieredBackend } from '../../src/backends/tiered.js';
 import { decodeMessage, encodeMessage } from '../../src/backends/tiered-bus.js';
 import { createCache } from '../../src/cache/cache.js';
+import { CacheManager, initCache } from '../../src/cache/manager.js';
 import { InvalidOptionError, RedisBackendError } from '../../src/errors.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import { killNow, patient, type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
@@ -90,6 +91,30 @@ describe('TieredBackend options', () => {
     await backend.close();
     expect(await l2.get(key)).toBe('v');
     await l2.close();
+  });
+});
+
+describe('initCache with l1', () => {
+  afterEach(async () => {
+    await CacheManager.close();
+  });
+
+  it('makes a TieredBackend with those bounds, closed when replaced', async () => {
+    const cache = await initCache({ backend: 'redis', url: REDIS_URL, l1: { maxEntries: 2 }, busLossTtl: 1 });
+    const backend = cache.backend as TieredBackend;
+    expect(backend.name).toBe('tiered');
+    expect(backend.l2.name).toBe('redis');
+    await busUp(backend);
+    for (const key of ['a', 'b', 'c']) await CacheManager.set(`${unique()}-${key}`, key, { expire: 60 });
+    expect(backend.l1Size).toBe(2);
+  });
+
+  it('without l1 stays a plain RedisBackend; a bad l1 throws before connecting', async () => {
+    const cache = await initCache({ backend: 'redis', url: REDIS_URL });
+    expect(cache.backend.name).toBe('redis');
+    await expect(initCache({ backend: 'redis', url: REDIS_URL, l1: { maxEntries: -1 } })).rejects.toThrow(
+      InvalidOptionError,
+    );
   });
 });
 

@@ -1,0 +1,109 @@
+/**
+ * TieredBackend on a 3-master Redis Cluster, over ioredis and node-redis: the
+ * backend contract, and the (sharded) bus between instances.
+ */
+import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
+import { createCluster } from 'redis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RedisClient } from '../../src/backends/redis-clients.js';
+import { TieredBackend } from '../../src/backends/tiered.js';
+import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
+import { backendSuite } from './backend-suite.js';
+
+// Ports reserved for this file.
+const PORTS: [number, number, number] = [testPort(17147), testPort(17148), testPort(17149)];
+
+let cluster: RedisCluster;
+beforeAll(async () => {
+  cluster = await startRedisCluster(PORTS);
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const ioredis = () => new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
+async function nodeRedis() {
+  const client = createCluster({
+    rootNodes: cluster.nodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+  });
+  await client.connect();
+  return client;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`${what} did not happen within 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/**
+ * The backend's own cluster connection opens its node connections on first use,
+ * and ioredis may replace them after its first slot refresh; a command caught in
+ * that fails (open, as a miss). Tests that count on every write start after one
+ * write per master went through (as in memorize-keys.test.ts).
+ */
+async function warm(backend: TieredBackend): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const keys = Array.from({ length: 30 }, (_, i) => `tiered-warm-${i}`);
+      await Promise.all(keys.map((key) => backend.l2.set(key, 'x', 5)));
+    },
+    { timeout: 20_000, interval: 50 },
+  );
+}
+
+backendSuite('TieredBackend on an ioredis Cluster', async () => {
+  const client = ioredis();
+  const backend = new TieredBackend(client, { ...patient, channel: `bus-${randomUUID()}` });
+  await warm(backend);
+  return {
+    backend,
+    dispose: async () => {
+      await backend.close();
+      await client.quit();
+    },
+  };
+});
+
+for (const [name, connect] of [
+  ['ioredis', async () => ioredis()],
+  ['node-redis', nodeRedis],
+] as const) {
+  describe(`the sharded bus over ${name}`, () => {
+    it('drops the other instances’ copies on set, delete and deleteByPrefix', async () => {
+      const channel = `bus-${randomUUID()}`;
+      const clients = [await connect(), await connect()];
+      const [a, b] = clients.map(
+        (client) => new TieredBackend(client as RedisClient, { ...patient, channel }),
+      ) as [TieredBackend, TieredBackend];
+      try {
+        await until(() => a.busUp && b.busUp, 'the bus coming up');
+        // Keys on every master: the bus does not depend on where a key lives.
+        const keys = Array.from({ length: 12 }, (_, i) => `ns-${channel}:${i}`);
+        await warm(a);
+        await warm(b);
+        for (const key of keys) await a.set(key, 'v1', 60);
+        for (const key of keys) {
+          while (!b.hasInL1(key)) expect(await b.get(key)).toBe('v1');
+        }
+        await a.set(keys[0]!, 'v2', 60);
+        await until(() => !b.hasInL1(keys[0]!), 'b dropping the changed key');
+        expect(await b.get(keys[0]!)).toBe('v2');
+        await a.delete(keys[1]!);
+        await until(() => !b.hasInL1(keys[1]!), 'b dropping the deleted key');
+        await a.deleteByPrefix(`ns-${channel}:`);
+        await until(() => keys.every((key) => !b.hasInL1(key)), 'b dropping the prefix');
+        expect(await b.get(keys[5]!)).toBeUndefined();
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+        for (const client of clients) {
+          if ('quit' in client && typeof client.quit === 'function') await client.quit();
+          else (client as { destroy(): void }).destroy();
+        }
+      }
+    });
+  });
+}

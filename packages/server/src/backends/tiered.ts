@@ -81,6 +81,8 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
   readonly #bus: Bus;
   readonly #busLossMs: number;
   readonly #reads = new Map<string, Read>();
+  /** The caches' reporters (held weakly: a cache may go before its backend). */
+  readonly #reporters = new Set<WeakRef<(error: unknown) => void>>();
   /** Moved when L1 is emptied: an L2 read started before must not fill it. */
   #generation = 0;
   #closed = false;
@@ -126,9 +128,29 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
     this.#bus = new Bus(this.#redis, channel, heartbeatMs, {
       key: (key) => this.#drop(key),
       prefix: (prefix) => this.#dropPrefix(prefix),
-      lost: () => this.#l1.capAll(Date.now() + this.#busLossMs),
+      lost: (error) => {
+        this.#l1.capAll(Date.now() + this.#busLossMs);
+        this.#report(error);
+      },
       restored: () => this.#empty(),
     });
+  }
+
+  /**
+   * Receives the bus' failures (a lost subscription, a missing heartbeat): a
+   * cache made over this backend registers itself, and reports them through its
+   * `onError` with operation `'bus'`.
+   */
+  reportTo(report: (error: unknown) => void): void {
+    this.#reporters.add(new WeakRef(report));
+  }
+
+  #report(error: unknown): void {
+    for (const ref of this.#reporters) {
+      const report = ref.deref();
+      if (report === undefined) this.#reporters.delete(ref);
+      else report(error);
+    }
   }
 
   /** Whether the invalidation bus is up (see the staleness bound above). */

@@ -50,6 +50,13 @@ export interface CacheBackend {
    * it, single-flight stays within each process.
    */
   readonly flights?: FlightCoordinator;
+  /**
+   * Optional, for backends that fail outside any call (a background connection
+   * lost, as `TieredBackend`'s invalidation bus): every cache made over the
+   * backend hands it a reporter, which ends in the cache's `onError` (operation
+   * `'bus'`). Hold it weakly: the cache may be dropped before the backend.
+   */
+  reportTo?(report: (error: unknown) => void): void;
 }
 
 /**

@@ -65,11 +65,12 @@ function defaultOnError(): (event: CacheErrorEvent) => void {
     if ((last.get(event.operation) ?? 0) + 10_000 > at) return;
     last.set(event.operation, at);
     const reason = event.error instanceof Error ? event.error.message : String(event.error);
-    console.warn(
-      event.operation === 'key'
-        ? `[trpc-memory] a call ran without the cache: ${reason}`
-        : `[trpc-memory] cache ${event.operation} failed on ${event.backend} (served as a miss): ${reason}`,
-    );
+    let message = `[trpc-memory] cache ${event.operation} failed on ${event.backend} (served as a miss): ${reason}`;
+    if (event.operation === 'key') message = `[trpc-memory] a call ran without the cache: ${reason}`;
+    if (event.operation === 'bus') {
+      message = `[trpc-memory] the ${event.backend} backend's invalidation bus is down (in-process entries now live at most busLossTtl): ${reason}`;
+    }
+    console.warn(message);
   };
 }
 
@@ -98,6 +99,8 @@ export class CacheCore {
   readonly #onStale: (event: CacheStaleEvent) => void;
   /** Decoded forms of recently read entries (the hit path); emptied by `remove()`. */
   readonly #memo = new DecodeMemo();
+  /** Handed to a backend that reports failures of its own (held here: the backend holds it weakly). */
+  readonly #reportBackground = (error: unknown) => this.report('bus', undefined, error);
 
   constructor(
     backend: CacheBackend,
@@ -109,6 +112,7 @@ export class CacheCore {
     this.head = head;
     this.#onError = onError ?? defaultOnError();
     this.#onStale = onStale ?? defaultOnStale();
+    backend.reportTo?.(this.#reportBackground);
   }
 
   /** The backend key of an entry key. */

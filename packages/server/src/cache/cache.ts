@@ -20,9 +20,11 @@ export interface CacheErrorEvent {
    * arguments) could not be keyed, so the call ran without the cache; the error
    * is an `UnkeyableValueError` saying why. `'lock'`: the distributed lock of
    * `memorize({ distributed })` could not be taken (Redis down or slow), so the
-   * call computed with in-process single-flight only.
+   * call computed with in-process single-flight only. `'bus'`: a
+   * `TieredBackend`'s invalidation bus went down (its in-process entries then
+   * live at most `busLossTtl`); no call failed.
    */
-  operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode' | 'key' | 'lock';
+  operation: 'get' | 'set' | 'delete' | 'clear' | 'encode' | 'decode' | 'key' | 'lock' | 'bus';
   /** The full key (with prefix) involved, when there is one. */
   key?: string;
   /** The backend's name, e.g. `'redis'`. */

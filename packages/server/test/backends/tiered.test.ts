@@ -334,6 +334,9 @@ describe('when the bus or Redis fails', () => {
 
   it('a cut subscriber caps every L1 entry at busLossTtl, and the reconnected bus empties L1', async () => {
     const a = tiered(server.url, { ...patient, busLossTtl: 2 });
+    const reported: { operation: string; backend: string; error: unknown }[] = [];
+    // Held to the end: the backend holds the cache's reporter only weakly.
+    const cache = createCache(a, { onError: (event) => reported.push(event) });
     await busUp(a);
     const key = unique();
     await a.set(key, 'v', 600);
@@ -345,6 +348,8 @@ describe('when the bus or Redis fails', () => {
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await until(() => !a.busUp, { what: 'the bus noticed the cut' });
     expect(a.busUp).toBe(false);
+    // Reported through the cache's onError, once per loss.
+    expect(reported).toEqual([{ operation: 'bus', backend: 'tiered', error: expect.any(RedisBackendError) }]);
     // Held and written during the loss: both on the short leash, counted from the loss (or the write).
     const during = unique();
     vi.setSystemTime(cut + 500);
@@ -364,6 +369,7 @@ describe('when the bus or Redis fails', () => {
     await busUp(a);
     expect(a.hasInL1(key)).toBe(false); // emptied on the way back up
     expect(await a.get(key)).toBe('v2');
+    expect(cache.backend).toBe(a);
   });
 
   it('a stalled Redis does not stall L1 hits, and the bus notices it', async () => {

@@ -4,6 +4,7 @@
  * so that the bus can shorten every entry's life at once without reordering the LRU.
  */
 import { LRUCache } from 'lru-cache';
+import { now as clockNow } from '../cache/clock.js';
 import { lruBounds, purgeSeconds, startSweeper } from './memory.js';
 
 interface Entry {
@@ -12,7 +13,7 @@ interface Entry {
   expiresAt: number;
 }
 
-function sweep(lru: LRUCache<string, Entry>, now = Date.now()): void {
+function sweep(lru: LRUCache<string, Entry>, now = clockNow()): void {
   const doomed: string[] = [];
   for (const [key, entry] of lru.entries()) if (entry.expiresAt <= now) doomed.push(key);
   for (const key of doomed) lru.delete(key);

@@ -1,4 +1,6 @@
+import { now } from '../cache/clock.js';
 import { InvalidOptionError } from '../errors.js';
+import { assertSeconds } from '../seconds.js';
 import { RedisBackend } from './redis.js';
 import type { RedisClient } from './redis-clients.js';
 import { internalsOf, type RedisInternals } from './redis-internals.js';
@@ -16,14 +18,6 @@ const REDIS_OPTIONS = ['commandTimeout', 'cooldown', 'scanCount'] as const;
 interface Read {
   promise: Promise<string | undefined>;
   stale: boolean;
-}
-
-function positiveSeconds(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(WHERE, option, value, 'a positive finite number of seconds');
-  }
-  return value;
 }
 
 /**
@@ -92,7 +86,8 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
       throw new InvalidOptionError(WHERE, 'options', options, 'an options object (or omitted)');
     }
     const { l1 = {}, busLossTtl, channel = 'trpc-memory:bus' } = options;
-    this.#busLossMs = positiveSeconds('busLossTtl', busLossTtl, 5) * 1000;
+    assertSeconds(WHERE, 'busLossTtl', busLossTtl, { optional: true });
+    this.#busLossMs = (busLossTtl ?? 5) * 1000;
     if (typeof channel !== 'string' || channel.length === 0) {
       throw new InvalidOptionError(WHERE, 'channel', channel, 'a non-empty string');
     }
@@ -129,7 +124,7 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
       key: (key) => this.#drop(key),
       prefix: (prefix) => this.#dropPrefix(prefix),
       lost: (error) => {
-        this.#l1.capAll(Date.now() + this.#busLossMs);
+        this.#l1.capAll(now() + this.#busLossMs);
         this.#report(error);
       },
       restored: () => this.#empty(),
@@ -160,7 +155,7 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
 
   /** Whether L1 holds a live entry for `key` (no network). */
   hasInL1(key: string): boolean {
-    return this.#l1.has(key, Date.now());
+    return this.#l1.has(key, now());
   }
 
   /** Entries held in L1, expired ones included until read or swept. */
@@ -169,7 +164,7 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
   }
 
   get(key: string): string | undefined | Promise<string | undefined> {
-    const raw = this.#l1.get(key, Date.now());
+    const raw = this.#l1.get(key, now());
     return raw !== undefined ? raw : this.#fill(key);
   }
 
@@ -177,7 +172,7 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
     const pending = this.#reads.get(key);
     if (pending !== undefined) return pending.promise;
     const generation = this.#generation;
-    const sentAt = Date.now();
+    const sentAt = now();
     const read: Read = { promise: undefined as never, stale: false };
     const settle = () => {
       if (this.#reads.get(key) === read) this.#reads.delete(key);
@@ -204,9 +199,9 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
 
   #put(key: string, raw: string, expiresAt: number): void {
     if (this.#closed) return;
-    const now = Date.now();
-    if (expiresAt <= now) return;
-    this.#l1.set(key, raw, this.#bus.up ? expiresAt : Math.min(expiresAt, now + this.#busLossMs));
+    const at = now();
+    if (expiresAt <= at) return;
+    this.#l1.set(key, raw, this.#bus.up ? expiresAt : Math.min(expiresAt, at + this.#busLossMs));
   }
 
   /** L1 forgets `key`, and an L2 read of it in flight does not fill L1. */
@@ -228,13 +223,12 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
 
   async set(key: string, value: string, ttl?: number): Promise<void> {
     this.#drop(key);
-    const now = Date.now();
-    this.#put(key, value, ttl === undefined ? Number.POSITIVE_INFINITY : now + ttl * 1000);
+    this.#put(key, value, ttl === undefined ? Number.POSITIVE_INFINITY : now() + ttl * 1000);
     try {
       await this.#thenPublish(this.l2.set(key, value, ttl), key);
     } catch (error) {
       // Not known to be in Redis (or not known to the others): the copy here lives on the short leash.
-      this.#l1.capOne(key, Date.now() + this.#busLossMs);
+      this.#l1.capOne(key, now() + this.#busLossMs);
       throw error;
     }
   }

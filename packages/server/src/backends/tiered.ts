@@ -120,15 +120,21 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
       this.#ownsL2 = true;
     }
     const heartbeatMs = Math.max(10, Math.min(this.#busLossMs / 2, 1000));
-    this.#bus = new Bus(this.#redis, channel, heartbeatMs, {
-      key: (key) => this.#drop(key),
-      prefix: (prefix) => this.#dropPrefix(prefix),
-      lost: (error) => {
-        this.#l1.capAll(now() + this.#busLossMs);
-        this.#report(error);
-      },
-      restored: () => this.#empty(),
-    });
+    try {
+      this.#bus = new Bus(this.#redis, channel, heartbeatMs, {
+        key: (key) => this.#drop(key),
+        prefix: (prefix) => this.#dropPrefix(prefix),
+        lost: (error) => {
+          this.#l1.capAll(now() + this.#busLossMs);
+          this.#report(error);
+        },
+        restored: () => this.#empty(),
+      });
+    } catch (error) {
+      // A client the bus cannot subscribe with: the connection made for it must not leak.
+      if (this.#ownsL2) void this.l2.close();
+      throw error;
+    }
   }
 
   /**
@@ -204,20 +210,31 @@ export class TieredBackend<TClient extends RedisClient = RedisClient> implements
     this.#l1.set(key, raw, this.#bus.up ? expiresAt : Math.min(expiresAt, at + this.#busLossMs));
   }
 
-  /** L1 forgets `key`, and an L2 read of it in flight does not fill L1. */
+  /**
+   * L1 forgets `key`; an L2 read of it in flight fills nothing, and reads from
+   * now on do not join it (it may answer what was just invalidated).
+   */
   #drop(key: string): void {
     const read = this.#reads.get(key);
-    if (read !== undefined) read.stale = true;
+    if (read !== undefined) {
+      read.stale = true;
+      this.#reads.delete(key);
+    }
     this.#l1.delete(key);
   }
 
   #dropPrefix(prefix: string): void {
-    for (const [key, read] of this.#reads) if (key.startsWith(prefix)) read.stale = true;
+    for (const [key, read] of this.#reads) {
+      if (!key.startsWith(prefix)) continue;
+      read.stale = true;
+      this.#reads.delete(key);
+    }
     this.#l1.deleteByPrefix(prefix);
   }
 
   #empty(): void {
     this.#generation++;
+    this.#reads.clear();
     this.#l1.clear();
   }
 

@@ -323,8 +323,8 @@ async function clearStrategy(): Promise<void> {
 /**
  * `clear()` of 200,000 entries while another connection reads: the p99 of those
  * reads (one at a time, in this process, as an app's requests would be) with the
- * default steps (`scanCount` 200, paced by a turn of the event loop) against
- * 1000-key steps, and against the same reads with no clear running.
+ * default steps (`scanCount` 200, 1 ms apart) against 1000-key steps, and against
+ * the same reads with no clear running.
  */
 async function clearWhileReading(): Promise<void> {
   const server = await startRedisServer(CLEAR_BENCH_PORT);

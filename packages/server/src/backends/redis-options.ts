@@ -29,8 +29,8 @@ export interface RedisBackendOptions {
    * `COUNT` hint of each `SCAN` step when clearing a prefix or namespace: keys
    * examined (and at most unlinked) per round trip. Smaller steps keep other
    * clients' commands from waiting behind a long one; larger ones finish the
-   * clear sooner. Measured on 200,000 keys: 200 kept reads' p99 within a few
-   * ms where 1000 let it reach 10–16 ms.
+   * clear sooner (steps are 1 ms apart). Measured on 200,000 keys: 200 kept
+   * other reads' p99 under 5 ms where 1000 let it reach 10–20 ms.
    * @default 200
    */
   scanCount?: number;

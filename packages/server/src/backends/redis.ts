@@ -29,6 +29,9 @@ function seconds(option: string, value: unknown, fallback: number, allowZero: bo
   return value;
 }
 
+/** Milliseconds between two SCAN/UNLINK steps of a clear. */
+const CLEAR_PAUSE_MS = 1;
+
 /** Commands started within one slice of time share a deadline timer (see `#currentBucket`). */
 interface Bucket {
   readonly rejects: Set<(error: unknown) => void>;
@@ -69,9 +72,10 @@ interface Bucket {
  *
  * Clearing a prefix or namespace walks the keys with `SCAN … MATCH` and removes
  * them with `UNLINK` (on every master of a cluster), never with `KEYS`, in small
- * steps (`scanCount`, 200) with a turn of the event loop between them, so that
- * reads by other connections and by the app itself wait for at most one short
- * step (see the cache-backends bench: read p99 during a 200,000-key clear); glob
+ * steps (`scanCount`, 200) with a 1 ms pause between them, so that reads by other
+ * connections and by the app itself rarely wait behind a step, and then for one
+ * short step only (see the cache-backends bench: read p99 during a 200,000-key
+ * clear); glob
  * characters in the prefix and in the client's own `keyPrefix` match literally.
  * Versioned namespaces were measured as the alternative (see the cache-backends
  * bench): they make `clear()` O(1) but put a second lookup on every hit, and
@@ -369,8 +373,10 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
       const bucket = this.#currentBucket();
       const signal = this.#conn.abortable ? this.#signalOf(bucket) : undefined;
       await this.#deadline(bucket, node.unlink(found, signal));
-      // Paced: the app's own I/O (other requests' replies) runs between two steps.
-      await new Promise((resolve) => setImmediate(resolve));
+      // Paced: Redis stays free for other clients most of the time, and the app's own
+      // I/O runs between two steps (measured: read p99 under 5 ms during a 200,000-key
+      // clear, against 4-9 ms with no pause, for a clear about twice as long).
+      await new Promise((resolve) => setTimeout(resolve, CLEAR_PAUSE_MS));
     } while (cursor !== '0');
   }
 

@@ -72,6 +72,57 @@ export function makeRouter() {
           state.titles.set(input.id, input.title);
           return { ok: true as const };
         }),
+      /** Drops exactly the entry of the renamed post (an input target). */
+      rename: t.procedure
+        .input(z.object({ id: z.string(), title: z.string() }))
+        .use(
+          invalidates<Context, { id: string }>(
+            ({ input }) => [{ path: 'post.byId', input: { id: input.id } }],
+            {
+              router: (): AnyTRPCRouter => appRouter,
+            },
+          ),
+        )
+        .mutation(({ input }) => {
+          state.titles.set(input.id, input.title);
+          return { ok: true as const };
+        }),
+      /** A static input target: readable from the policy without cacheHintsLink. */
+      renameHome: t.procedure
+        .input(z.object({ title: z.string() }))
+        .use(invalidates([{ path: 'post.byId', input: { id: 'home' } }]))
+        .mutation(({ input }) => {
+          state.titles.set('home', input.title);
+          return { ok: true as const };
+        }),
+      /** Tagged by the post it shows and by its author (tags computed from the result). */
+      card: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(
+          memorize({
+            expire: TTL.byId,
+            tags: ({ data }) => [
+              `post:${(data as { id: string }).id}`,
+              `author:${(data as { author: string }).author}`,
+            ],
+          }),
+        )
+        .query(({ input }) => {
+          ran(`card:${input.id}`);
+          return { ...post(input.id), author: input.id.startsWith('x') ? 'xavier' : 'yann' };
+        }),
+      /** A fixed tag. */
+      feed: t.procedure.use(memorize({ expire: TTL.list, tags: ['feed'] })).query(() => {
+        ran('feed');
+        return [...state.titles.keys()];
+      }),
+      /** Drops every entry of one author's posts (a tag target). */
+      retitleAuthor: t.procedure
+        .input(z.object({ author: z.string() }))
+        .use(invalidates<Context, { author: string }>(({ input }) => [{ tag: `author:${input.author}` }]))
+        .mutation(() => ({ ok: true as const })),
+      /** A static tag target. */
+      refreshFeed: t.procedure.use(invalidates([{ tag: 'feed' }])).mutation(() => ({ ok: true as const })),
       fail: t.procedure
         .input(z.object({ id: z.string() }))
         .use(invalidates(['post.byId']))

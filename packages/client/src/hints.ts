@@ -1,4 +1,4 @@
-import type { ServedFrom } from './protocol.js';
+import type { ClientTarget, ServedFrom } from './protocol.js';
 import { callId } from './query-key.js';
 
 /** What the server said about the result of one query call. @internal */
@@ -18,14 +18,20 @@ export interface Hint {
    * calls run).
    */
   exact: boolean;
+  /**
+   * The tags the server reported for the result's entry: `[]` for none, `'*'` for
+   * too many to list, `undefined` when it did not say (a server or response
+   * without the report).
+   */
+  tags: readonly string[] | '*' | undefined;
 }
 
 /** A successful mutation, as the link saw it. @internal */
 export interface MutationNotice {
   /** The mutation's path. */
   path: string;
-  /** The paths the server said it invalidated; `undefined` when the response carried no trpc-memory headers. */
-  invalidated: string[] | undefined;
+  /** What the server said it invalidated; `undefined` when the response carried no trpc-memory headers. */
+  invalidated: ClientTarget[] | undefined;
 }
 
 /** What `onMutation` calls after each successful mutation. @internal */

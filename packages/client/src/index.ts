@@ -26,7 +26,12 @@ export {
   cacheHintsHeaders,
   cacheHintsLink,
 } from './link.js';
-export { type CachePolicy, type MirrorServerTtlOptions, mirrorServerTtl } from './mirror.js';
+export {
+  type CachePolicy,
+  type MirrorServerTtlOptions,
+  mirrorServerTtl,
+  type PolicyTarget,
+} from './mirror.js';
 export type { TRPCMutationKey, TRPCQueryKey } from './query-key.js';
 
 /**

@@ -5,13 +5,16 @@ import { now } from './clock.js';
 import { type CacheHints, defaultHints, registryOf } from './hints.js';
 import {
   CACHE_HEADER,
+  type ClientTarget,
   INVALIDATES_HEADER,
   POLICY_HEADER,
   parseList,
-  parsePaths,
   parseSeconds,
   parseSource,
+  parseTags,
+  parseTargets,
   type ServedFrom,
+  TAGS_HEADER,
   TTL_HEADER,
 } from './protocol.js';
 
@@ -188,14 +191,28 @@ function pickSource(list: string[] | undefined, index: number | undefined): Serv
   return list.every((entry) => entry === list[0]) ? parseSource(list[0]) : undefined;
 }
 
-/** The paths this call invalidated. */
-function pickPaths(list: string[], index: number | undefined, hints: CacheHints): string[] {
-  if (index !== undefined) return parsePaths(list[index] ?? '-');
-  if (list.length === 1) return parsePaths(list[0] as string);
-  const all = list.map(parsePaths);
-  if (all.some((paths) => paths.length > 0)) warnBatchOrder(hints);
+/** What this call invalidated. */
+function pickTargets(list: string[], index: number | undefined, hints: CacheHints): ClientTarget[] {
+  if (index !== undefined) return parseTargets(list[index] ?? '-');
+  if (list.length === 1) return parseTargets(list[0] as string);
+  const all = list.map(parseTargets);
+  if (all.some((targets) => targets.length > 0)) warnBatchOrder(hints);
   // Not knowing which is ours, invalidating more only costs a refetch.
-  return [...new Set(all.flat())];
+  return all.flat();
+}
+
+/** The tags of this call's result; when it cannot tell which entry is its own, those of all. */
+function pickTags(
+  list: string[] | undefined,
+  index: number | undefined,
+): readonly string[] | '*' | undefined {
+  if (list === undefined) return [];
+  if (index !== undefined || list.length === 1) return parseTags(list[index ?? 0]);
+  const all = list.map(parseTags);
+  if (all.some((tags) => tags === undefined)) return undefined;
+  if (all.includes('*')) return '*';
+  // Counting another call's tags as ours can only make a mutation refetch more.
+  return [...new Set((all as (readonly string[])[]).flat())];
 }
 
 function recordResult(
@@ -221,7 +238,7 @@ function recordResult(
         ? undefined
         : invalidates === undefined
           ? []
-          : pickPaths(invalidates, index, hints),
+          : pickTargets(invalidates, index, hints),
     });
     return;
   }
@@ -236,6 +253,7 @@ function recordResult(
       staleAt: ms === null ? null : sentAt + ms,
       source,
       exact: true,
+      tags: pickTags(parseList(headers?.get(TAGS_HEADER)), index),
     });
   } else if (policy !== undefined) {
     const ms = pickMilliseconds(policy, index, hints);
@@ -245,6 +263,7 @@ function recordResult(
       staleAt: ms === null ? null : receivedAt + ms,
       source: undefined,
       exact: false,
+      tags: undefined,
     });
   }
 }

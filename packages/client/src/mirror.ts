@@ -1,8 +1,9 @@
-import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
+import { partialMatchKey, type Query, type QueryClient, type StaleTime } from '@tanstack/react-query';
 import { attachHints } from './cache-hint.js';
 import { now } from './clock.js';
 import { type CacheHints, defaultHints, isCacheHints, type Listener, registryOf } from './hints.js';
 import { hydrationHintOf, watchHydration } from './hydration.js';
+import type { ClientTarget } from './protocol.js';
 import { isPath, parseQueryKey } from './query-key.js';
 
 /**
@@ -21,11 +22,29 @@ export type CachePolicy = Readonly<
     {
       /** A memorized query's time to live in seconds; absent when its results never expire. */
       readonly expire?: number;
-      /** A mutation's statically known invalidated paths. */
-      readonly invalidates?: readonly string[];
+      /**
+       * A mutation's statically known targets: procedure paths, `{ path, input }`,
+       * `{ tag }`.
+       */
+      readonly invalidates?: readonly PolicyTarget[];
+      /** A memorized query's fixed tags, or `'computed'` when they depend on the call. */
+      readonly tags?: readonly string[] | 'computed';
     }
   >
 >;
+
+/**
+ * An invalidation target as the server's `cachePolicy` lists it.
+ *
+ * @example
+ * ```ts
+ * const target: PolicyTarget = { path: 'post.byId', input: { id: 'home' } };
+ * ```
+ */
+export type PolicyTarget =
+  | string
+  | { readonly path: string; readonly input?: unknown }
+  | { readonly tag: string };
 
 /**
  * Options of {@link mirrorServerTtl}.
@@ -91,12 +110,69 @@ const MIN_SUSPENSE_STALE_MS = 1000;
 /** When `cacheHintsLink` last reported a successful mutation of each path, per QueryClient. */
 const linkReports = new WeakMap<QueryClient, Map<string, number>>();
 
-function invalidatePaths(client: QueryClient, paths: Set<string>): void {
-  if (paths.size === 0) return;
+/** The policy's targets in the form the server reports them. */
+function policyTargets(targets: readonly PolicyTarget[] | undefined): ClientTarget[] {
+  const out: ClientTarget[] = [];
+  for (const target of targets ?? []) {
+    if (typeof target === 'string') out.push({ kind: 'path', path: target });
+    else if ('tag' in target && typeof target.tag === 'string') out.push({ kind: 'tag', tag: target.tag });
+    else if ('path' in target && typeof target.path === 'string')
+      out.push({ kind: 'input', path: target.path, input: target.input });
+  }
+  return out;
+}
+
+/**
+ * Whether the query's data carries one of `tags`: as the server reported for this
+ * very result, else as the policy says the procedure tags its results. With
+ * neither, it may: a refetch too many is the price of not knowing.
+ */
+function carriesTag(
+  query: Query,
+  path: string,
+  input: unknown,
+  tags: ReadonlySet<string>,
+  hints: CacheHints,
+  policy: CachePolicy | undefined,
+): boolean {
+  const hint = registryOf(hints).lookup(path, input, query.state.dataUpdatedAt);
+  const reported = hint?.tags;
+  if (reported !== undefined) return reported === '*' || reported.some((tag) => tags.has(tag));
+  if (policy === undefined) return true;
+  const fixed = policy[path]?.tags;
+  if (fixed === undefined) return false;
+  return fixed === 'computed' || fixed.some((tag) => tags.has(tag));
+}
+
+/**
+ * Invalidates exactly the tRPC queries `targets` name: every query of a path; the
+ * queries of a path whose input matches an input target (React Query's partial key
+ * matching, as `invalidateQueries({ queryKey })` does); the queries whose data
+ * carries a tag target.
+ */
+function invalidateTargets(
+  client: QueryClient,
+  targets: readonly ClientTarget[],
+  hints: CacheHints,
+  policy: CachePolicy | undefined,
+): void {
+  if (targets.length === 0) return;
+  const paths = new Set<string>();
+  const inputs = new Map<string, unknown[]>();
+  const tags = new Set<string>();
+  for (const target of targets) {
+    if (target.kind === 'path') paths.add(target.path);
+    else if (target.kind === 'tag') tags.add(target.tag);
+    else inputs.set(target.path, [...(inputs.get(target.path) ?? []), target.input]);
+  }
   void client.invalidateQueries({
     predicate: (query) => {
       const key = parseQueryKey(query.queryKey);
-      return key !== undefined && paths.has(key.path);
+      if (key === undefined) return false;
+      if (paths.has(key.path)) return true;
+      const named = inputs.get(key.path);
+      if (named?.some((input) => partialMatchKey([key.input], [input]))) return true;
+      return tags.size > 0 && carriesTag(query, key.path, key.input, tags, hints, policy);
     },
   });
 }
@@ -107,12 +183,17 @@ function invalidatePaths(client: QueryClient, paths: Set<string>): void {
  * weakly and gets it back as an argument, so a forgotten QueryClient (one per
  * server-side render, say) can be collected.
  */
-function invalidateOnMutation(policy: CachePolicy | undefined): Listener<QueryClient> {
+function invalidateOnMutation(policy: CachePolicy | undefined, hints: CacheHints): Listener<QueryClient> {
   return (client, notice) => {
     const reports = linkReports.get(client) ?? new Map<string, number>();
     linkReports.set(client, reports);
     reports.set(notice.path, now());
-    invalidatePaths(client, new Set(notice.invalidated ?? policy?.[notice.path]?.invalidates ?? []));
+    invalidateTargets(
+      client,
+      notice.invalidated ?? policyTargets(policy?.[notice.path]?.invalidates),
+      hints,
+      policy,
+    );
   };
 }
 
@@ -131,16 +212,20 @@ function mutationPath(mutationKey: readonly unknown[] | undefined): string | und
  * policy says it invalidates, unless `cacheHintsLink` already reported this
  * mutation's own result (the per-call report wins: it knows computed paths too).
  */
-function invalidateAfterMutations(queryClient: QueryClient, policy: CachePolicy | undefined): () => void {
+function invalidateAfterMutations(
+  queryClient: QueryClient,
+  policy: CachePolicy | undefined,
+  hints: CacheHints,
+): () => void {
   if (policy === undefined) return () => {};
   return queryClient.getMutationCache().subscribe((event) => {
     if (event.type !== 'updated' || event.action.type !== 'success') return;
     const path = mutationPath(event.mutation.options.mutationKey);
-    const paths = path === undefined ? undefined : policy[path]?.invalidates;
-    if (path === undefined || paths === undefined) return;
+    const targets = path === undefined ? undefined : policy[path]?.invalidates;
+    if (path === undefined || targets === undefined) return;
     const reportedAt = linkReports.get(queryClient)?.get(path);
     if (reportedAt !== undefined && reportedAt >= event.mutation.state.submittedAt) return;
-    invalidatePaths(queryClient, new Set(paths));
+    invalidateTargets(queryClient, policyTargets(targets), hints, policy);
   });
 }
 
@@ -149,8 +234,12 @@ function invalidateAfterMutations(queryClient: QueryClient, policy: CachePolicy 
  * server's cached result is, with no per-query option: a result the server cached
  * 40 s ago under `expire: 60` is fresh for the remaining ~20 s, then refetched on
  * the next mount, focus or reconnect. And when a mutation using the server's
- * `invalidates([...])` succeeds, the matching queries are invalidated (active ones
- * refetch at once).
+ * `invalidates([...])` succeeds, exactly the queries its targets name are
+ * invalidated (active ones refetch at once): every query of a path target, the
+ * queries of an input target's path whose input matches it (React Query's partial
+ * key matching), and the queries whose results the server reported with a tag
+ * target's tag (through `cacheHintsLink`; without a report, the policy's fixed
+ * `tags` of the procedure decide, and `'computed'` tags count as a match).
  *
  * What the server reported about each result decides:
  * - fetched through `cacheHintsLink()` with `httpLink` / `httpBatchLink` (and
@@ -280,8 +369,8 @@ export function mirrorServerTtl(queryClient: QueryClient, options: MirrorServerT
 
   const detach = attachHints(queryClient, hints);
   const stopHydration = watchHydration(queryClient, settled);
-  const stop = registryOf(hints).onMutation(queryClient, invalidateOnMutation(policy));
-  const stopMutations = invalidateAfterMutations(queryClient, policy);
+  const stop = registryOf(hints).onMutation(queryClient, invalidateOnMutation(policy, hints));
+  const stopMutations = invalidateAfterMutations(queryClient, policy, hints);
 
   return () => {
     stopMutations();

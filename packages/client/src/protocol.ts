@@ -10,8 +10,13 @@
  *   memorized; absent from servers that predate it (and when no entry says anything);
  * - `trpc-memory-policy`: the static `expire` per call, sent instead when the
  *   headers leave before the calls run (`httpBatchStreamLink`);
- * - `trpc-memory-invalidates`: space-separated, URI-encoded paths a successful
- *   call invalidated, `-` for none.
+ * - `trpc-memory-invalidates`: what a successful call invalidated, space-separated
+ *   targets, `-` for none: a URI-encoded path (every query of it),
+ *   `input=<path>=<json>` (the queries of that path whose input matches),
+ *   `tag=<json string>` (the queries whose results carry the tag);
+ * - `trpc-memory-tags`: per call, the tags of its memorized result, each the
+ *   URI-encoded JSON string of a tag, space-separated; `-` for none, `*` for too many
+ *   to list.
  *
  * A copy of the server's names: importing them would pull server code into the
  * browser bundle. A cross-package test keeps both in step.
@@ -25,6 +30,18 @@ export const CACHE_HEADER = 'trpc-memory-cache';
 export const POLICY_HEADER = 'trpc-memory-policy';
 /** @internal */
 export const INVALIDATES_HEADER = 'trpc-memory-invalidates';
+/** @internal */
+export const TAGS_HEADER = 'trpc-memory-tags';
+
+/**
+ * What a mutation invalidated, as the client matches it against its queries.
+ *
+ * @internal
+ */
+export type ClientTarget =
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'input'; readonly path: string; readonly input: unknown }
+  | { readonly kind: 'tag'; readonly tag: string };
 
 const NONE = '-';
 
@@ -55,19 +72,64 @@ export function parseSource(entry: string | undefined): ServedFrom | undefined {
   return entry === 'hit' || entry === 'miss' || entry === 'stale' ? entry : undefined;
 }
 
-/** One invalidates entry: the paths it names. @internal */
-export function parsePaths(entry: string): string[] {
+/** The text of a URI-encoded JSON string; throws when it is not one. */
+function decodeText(part: string): string {
+  const text: unknown = JSON.parse(decodeURIComponent(part));
+  if (typeof text !== 'string') throw new TypeError('not a string');
+  return text;
+}
+
+/** One target of an invalidates entry; `undefined` for one this version cannot read. */
+function parseTarget(part: string): ClientTarget | undefined {
+  try {
+    if (part.startsWith('tag=')) return { kind: 'tag', tag: decodeText(part.slice(4)) };
+    if (part.startsWith('input=')) {
+      const rest = part.slice(6);
+      const split = rest.indexOf('=');
+      if (split < 0) return { kind: 'input', path: decodeURIComponent(rest), input: undefined };
+      const input: unknown = JSON.parse(decodeURIComponent(rest.slice(split + 1)));
+      return { kind: 'input', path: decodeURIComponent(rest.slice(0, split)), input };
+    }
+    // A path never holds a bare `=` (it is URI-encoded): anything else with one is a
+    // target kind of a later version, which must not be taken for a path.
+    if (part.includes('=')) return undefined;
+    return { kind: 'path', path: decodeURIComponent(part) };
+  } catch {
+    // A malformed entry names nothing we could match.
+    return undefined;
+  }
+}
+
+/** One invalidates entry: the targets it names. @internal */
+export function parseTargets(entry: string): ClientTarget[] {
   if (entry === NONE || entry === '') return [];
-  const paths: string[] = [];
+  const targets: ClientTarget[] = [];
   for (const part of entry.split(' ')) {
     if (part === '') continue;
-    try {
-      paths.push(decodeURIComponent(part));
-    } catch {
-      // A malformed entry names nothing we could match.
-    }
+    const target = parseTarget(part);
+    if (target !== undefined) targets.push(target);
   }
-  return paths;
+  return targets;
+}
+
+/**
+ * One `trpc-memory-tags` entry: the tags, `'*'` for "any", `[]` for none (or an
+ * entry this version cannot read: the tags it may have are then unknown, `undefined`).
+ *
+ * @internal
+ */
+export function parseTags(entry: string | undefined): readonly string[] | '*' | undefined {
+  if (entry === undefined) return undefined;
+  if (entry === NONE || entry === '') return [];
+  if (entry === '*') return '*';
+  try {
+    return entry
+      .split(' ')
+      .filter((part) => part !== '')
+      .map(decodeText);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

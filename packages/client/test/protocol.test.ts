@@ -4,7 +4,7 @@ import { QueryClient } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
 import { CacheHints, registryOf } from '../src/hints.js';
 import { createMemoHooks, mirrorServerTtl } from '../src/index.js';
-import { parseList, parsePaths, parseSeconds, parseSource } from '../src/protocol.js';
+import { parseList, parseSeconds, parseSource, parseTags, parseTargets } from '../src/protocol.js';
 import { callId, parseQueryKey, queryKeyOf } from '../src/query-key.js';
 
 describe('reading the hint headers', () => {
@@ -31,9 +31,26 @@ describe('reading the hint headers', () => {
   });
 
   it('reads space-separated, URI-encoded paths', () => {
-    expect(parsePaths('post.byId post.list')).toEqual(['post.byId', 'post.list']);
-    expect(parsePaths('odd%20name')).toEqual(['odd name']);
-    expect(parsePaths('-')).toEqual([]);
+    expect(parseTargets('post.byId post.list')).toEqual([
+      { kind: 'path', path: 'post.byId' },
+      { kind: 'path', path: 'post.list' },
+    ]);
+    expect(parseTargets('odd%20name')).toEqual([{ kind: 'path', path: 'odd name' }]);
+    expect(parseTargets('-')).toEqual([]);
+  });
+
+  it('reads input and tag targets, and skips what it cannot read', () => {
+    const input = encodeURIComponent(JSON.stringify({ id: '1 2' }));
+    const tag = encodeURIComponent(JSON.stringify('post:1 \ud800'));
+    expect(parseTargets(`input=post.byId=${input} input=me tag=${tag} later=x %E0%A4%A`)).toEqual([
+      { kind: 'input', path: 'post.byId', input: { id: '1 2' } },
+      { kind: 'input', path: 'me', input: undefined },
+      { kind: 'tag', tag: 'post:1 \ud800' },
+    ]);
+    expect(parseTags(`${tag} ${encodeURIComponent('"a,b"')}`)).toEqual(['post:1 \ud800', 'a,b']);
+    expect(parseTags('-')).toEqual([]);
+    expect(parseTags('*')).toBe('*');
+    expect(parseTags('%22unterminated')).toBeUndefined();
   });
 });
 
@@ -73,14 +90,27 @@ describe('tRPC query keys', () => {
 describe('the hint registry', () => {
   it('serves the newest hint that arrived before the data', () => {
     const hints = new CacheHints();
-    registryOf(hints).record('a', 1, { receivedAt: 100, staleAt: 600, source: 'miss', exact: true });
-    registryOf(hints).record('a', 1, { receivedAt: 200, staleAt: 900, source: 'hit', exact: true });
+    registryOf(hints).record('a', 1, {
+      receivedAt: 100,
+      staleAt: 600,
+      source: 'miss',
+      exact: true,
+      tags: [],
+    });
+    registryOf(hints).record('a', 1, {
+      receivedAt: 200,
+      staleAt: 900,
+      source: 'hit',
+      exact: true,
+      tags: ['t'],
+    });
     expect(registryOf(hints).lookup('a', 1, 150)?.staleAt).toBe(600);
     expect(registryOf(hints).lookup('a', 1, 250)).toEqual({
       receivedAt: 200,
       staleAt: 900,
       source: 'hit',
       exact: true,
+      tags: ['t'],
     });
     expect(registryOf(hints).lookup('a', 1, 50)).toBeUndefined();
     expect(registryOf(hints).lookup('a', 2, 250)).toBeUndefined();

@@ -56,22 +56,36 @@ export {
   type MemorizeKeyInput,
   type MemorizeMiddleware,
   type MemorizeOptions,
+  type MemorizeTagsCall,
   memorize,
 } from './middleware/memorize.js';
-export { type MemorizeFnOptions, memorizeFn } from './middleware/memorize-fn.js';
+export { type MemorizeFnOptions, type MemorizeFnTagsCall, memorizeFn } from './middleware/memorize-fn.js';
 export type { DistributedOptions, SharedMemorizeOptions } from './middleware/memorize-options.js';
 
 // --- client cooperation (cacheHeaders, cachePolicy, invalidates)
 
 export { cacheHeaders } from './middleware/cache-headers.js';
-export { type CachePolicy, cachePolicy, type ProcedureCachePolicy } from './middleware/cache-policy.js';
+export {
+  type CachePolicy,
+  cachePolicy,
+  type PolicyTarget,
+  type ProcedureCachePolicy,
+} from './middleware/cache-policy.js';
 export {
   type InvalidatesCall,
   type InvalidatesMiddleware,
   type InvalidatesOptions,
   type InvalidatesPaths,
+  type InvalidatesTargets,
   invalidates,
 } from './middleware/invalidates.js';
+export {
+  type InputTarget,
+  type InvalidateOptions,
+  type InvalidationTarget,
+  invalidate,
+  type TagTarget,
+} from './middleware/invalidation.js';
 export { type QueryClientLike, reportServerTtl } from './ssr/report-server-ttl.js';
 
 // --- resilience (retry)

@@ -22,7 +22,7 @@ import { InvalidOptionError } from '../errors.js';
 import { assertExpire } from '../seconds.js';
 import type { Cache, CacheErrorEvent, CacheOptions, CacheStaleEvent } from './cache.js';
 import { now } from './clock.js';
-import { type DecodedEntry, encodeEntry } from './codec.js';
+import { type DecodedEntry, type EntryGuards, encodeEntry } from './codec.js';
 import { DecodeMemo } from './decode-memo.js';
 
 /** The registered symbol under which a cache carries its {@link CacheCore}; its brand. */
@@ -211,19 +211,20 @@ export class CacheCore {
    * Like {@link write}, with the encoded entry: `raw` (for {@link decodeStored}),
    * the absolute expiry, and whether the backend took it (`stored: false` when it
    * failed). `undefined` when the value cannot be encoded. Never throws; failures
-   * are reported.
+   * are reported. `guarded`: the tags and guards the entry is stored with (see `tags.ts`).
    */
   async store(
     key: string,
     value: unknown,
     expire: number | undefined,
     keep = 0,
+    guarded?: EntryGuards,
   ): Promise<StoredEntry | undefined> {
     const full = this.head + key;
     const expiresAt = expiresAtOf(expire);
     let raw: string;
     try {
-      raw = encodeEntry(value, expiresAt);
+      raw = encodeEntry(value, expiresAt, guarded);
     } catch (error) {
       this.report('encode', full, error);
       return undefined;

@@ -34,6 +34,21 @@ export interface DecodedEntry {
   value: unknown;
   /** Absolute expiry in epoch milliseconds, or `undefined` for no expiry. */
   expiresAt: number | undefined;
+  /** The entry's tags and guards, when it was stored with any (see {@link EntryGuards}). */
+  guarded?: EntryGuards;
+}
+
+/**
+ * What a guarded entry carries besides its value: the tags it was stored with (to
+ * report to the client) and, per state key it depends on (`%T:<tag>`, `%I:…`, see
+ * the key module), the token that key held when the computation started. The entry
+ * is valid only while every one of those keys still holds that token. Written in
+ * the header as `G<json [tags, [[key, token], …]]>` and a newline (which JSON
+ * text never contains) before the value's kind, so unguarded entries are unchanged.
+ */
+export interface EntryGuards {
+  readonly tags: readonly string[];
+  readonly guards: readonly (readonly [key: string, token: string])[];
 }
 
 const objectProto = Object.prototype;
@@ -248,8 +263,9 @@ function reviveTree(doc: unknown): unknown {
  * Encodes `value` with its absolute expiry (epoch ms). Throws a
  * {@link CodecError} for a value that cannot round-trip.
  */
-export function encodeEntry(value: unknown, expiresAt: number | undefined): string {
-  const head = expiresAt === undefined ? '|' : `${expiresAt}|`;
+export function encodeEntry(value: unknown, expiresAt: number | undefined, guarded?: EntryGuards): string {
+  let head = expiresAt === undefined ? '|' : `${expiresAt}|`;
+  if (guarded !== undefined) head += `G${JSON.stringify([guarded.tags, guarded.guards])}\n`;
   if (!needsTypes(value, new Set(), '')) return `${head}J${JSON.stringify(value)}`;
   const annotations: Annotation[] = [];
   const json = toJsonTree(value, [], annotations);
@@ -265,14 +281,53 @@ export function decodeEntry(raw: string): DecodedEntry {
     expiresAt = Number(raw.slice(0, bar));
     if (!Number.isFinite(expiresAt)) throw new CodecError('corrupt cache entry: bad expiry');
   }
-  const kind = raw.charCodeAt(bar + 1);
+  let start = bar + 1;
+  let guarded: EntryGuards | undefined;
+  if (raw.charCodeAt(start) === 71 /* G */) {
+    const end = raw.indexOf('\n', start);
+    if (end < 0) throw new CodecError('corrupt cache entry: unterminated guards');
+    guarded = parseGuards(raw.slice(start + 1, end));
+    start = end + 1;
+  }
+  const kind = raw.charCodeAt(start);
   try {
-    if (kind === 74 /* J */) return { value: JSON.parse(raw.slice(bar + 2)), expiresAt };
-    if (kind === 84 /* T */) return { value: reviveTree(JSON.parse(raw.slice(bar + 2))), expiresAt };
+    if (kind === 74 /* J */)
+      return withGuards({ value: JSON.parse(raw.slice(start + 1)), expiresAt }, guarded);
+    if (kind === 84 /* T */)
+      return withGuards({ value: reviveTree(JSON.parse(raw.slice(start + 1))), expiresAt }, guarded);
   } catch (error) {
     throw new CodecError(`corrupt cache entry: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
     });
   }
   throw new CodecError('corrupt cache entry: unknown kind');
+}
+
+function withGuards(entry: DecodedEntry, guarded: EntryGuards | undefined): DecodedEntry {
+  if (guarded !== undefined) entry.guarded = guarded;
+  return entry;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** The `[tags, guards]` of a guarded entry's header, checked for shape. */
+function parseGuards(json: string): EntryGuards {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch (error) {
+    throw new CodecError('corrupt cache entry: bad guards', { cause: error });
+  }
+  if (Array.isArray(doc) && doc.length === 2) {
+    const [tags, guards] = doc as [unknown, unknown];
+    if (
+      Array.isArray(tags) &&
+      tags.every(isString) &&
+      Array.isArray(guards) &&
+      guards.every((guard) => Array.isArray(guard) && guard.length === 2 && guard.every(isString))
+    ) {
+      return { tags, guards: guards as [string, string][] };
+    }
+  }
+  throw new CodecError('corrupt cache entry: bad guards');
 }

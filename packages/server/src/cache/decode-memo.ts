@@ -1,4 +1,4 @@
-import { type DecodedEntry, decodeEntry } from './codec.js';
+import { type DecodedEntry, decodeEntry, type EntryGuards } from './codec.js';
 
 /**
  * Hit-path speed-up of {@link decodeEntry}: the decoded form of recently read
@@ -23,6 +23,7 @@ interface Kept {
   /** Private: only ever copied, never handed out (see copyIn). */
   template: unknown;
   expiresAt: number | undefined;
+  guarded: EntryGuards | undefined;
 }
 
 /**
@@ -66,13 +67,16 @@ export class DecodeMemo {
   decode(fullKey: string, raw: string): DecodedEntry {
     const known = this.#kept.get(fullKey);
     if (known !== undefined && known.raw === raw) {
-      return { value: copyOut(known.template), expiresAt: known.expiresAt };
+      const copy: DecodedEntry = { value: copyOut(known.template), expiresAt: known.expiresAt };
+      if (known.guarded !== undefined) copy.guarded = known.guarded;
+      return copy;
     }
     const entry = decodeEntry(raw);
     if (known !== undefined) this.#forget(fullKey, known);
     if (raw.length <= MAX_ENTRY_CHARS) {
       const template = copyIn(entry.value);
-      if (template !== TYPED) this.#keep(fullKey, { raw, template, expiresAt: entry.expiresAt });
+      if (template !== TYPED)
+        this.#keep(fullKey, { raw, template, expiresAt: entry.expiresAt, guarded: entry.guarded });
     }
     return entry;
   }

@@ -1,6 +1,7 @@
 import type { CacheBackend, FlightCoordinator, FlightTurn } from '../backends/types.js';
 import { coreOf } from './cache-internals.js';
 import { type Flight, localFlight } from './memoizer.js';
+import { guardsHold } from './tags.js';
 
 /**
  * How one memorized function coordinates its misses across processes (resolved
@@ -86,9 +87,18 @@ export function distributedFlight(options: DistributedFlightOptions): Flight {
             const found =
               (await core.readStored(key)) ??
               (alternateKey === undefined ? undefined : await core.readStored(alternateKey));
-            if (found !== undefined) {
+            // An entry stored dead (its tag was invalidated while it was computed) is no answer.
+            const guarded = found?.entry.guarded;
+            if (found !== undefined && (guarded === undefined || (await guardsHold(cache, guarded)))) {
               const { entry, raw } = found;
-              return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
+              return {
+                data: entry.value,
+                source: 'hit',
+                raw,
+                stored: true,
+                expiresAt: entry.expiresAt,
+                tags: guarded?.tags,
+              };
             }
           }
         },

@@ -428,3 +428,33 @@ export function scopeSegment(scope: string): string {
 export function userKeySegment(key: string): string {
   return compact(escapePart(key, false, true));
 }
+
+/**
+ * Keys of invalidation state, stored as ordinary entries beside the cached ones
+ * (so any backend, and a tier in front of one, keeps and drops them like any other
+ * key). They are entry keys like `namespace:…`, relative to `<prefix>:`:
+ *
+ *   `%T:<tag>`                  the current token of a tag (`memorize({ tags })`)
+ *   `%I:<namespace>:<call>`     the current token of one input of a scoped procedure
+ *   `%E`                        the cache's invalidation epoch
+ *
+ * No other key can start with `%` followed by a letter: every `%` in a prefix,
+ * namespace, scope, call part or `set()` key is written `%25`, and the escapes
+ * of the key format are `%25`, `%3A`, `%u…` and `%23 %3D %5E %7E` only. So these
+ * keys meet neither a `set()` key nor a namespace, and `clear({ namespace })`
+ * never reaches them (while `clear()` drops them with everything else).
+ */
+export const EPOCH_STATE = '%E';
+
+/** The state key of a tag: `%T:<tag>` (the tag escaped one-to-one, `:` kept). */
+export function tagStateKey(tag: string): string {
+  return `%T:${escapePart(tag, false, false)}`;
+}
+
+/**
+ * The state key of one input of a scoped procedure, guarding the entries of every
+ * scope for that input: `%I:<namespace part>:<call part>`.
+ */
+export function inputStateKey(namespaceHead: string, callPart: string): string {
+  return `%I:${namespaceHead}${callPart}`;
+}

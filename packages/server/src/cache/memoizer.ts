@@ -37,8 +37,11 @@
  * hit path is exactly the plain one.
  *
  * Where later capabilities plug in:
+ * - **Tags** (and the input guard of scoped entries) travel per call in
+ *   {@link MissCall.guards}: tokens read before computing, stored with the entry,
+ *   checked when an entry is found (see `tags.ts`).
  * - **Per-entry policy** that does not depend on the call (grace windows such as
- *   stale-while-revalidate / stale-if-error, tags computed from the result, a
+ *   stale-while-revalidate / stale-if-error, a
  *   by-reference hit mode) belongs in {@link MemoizerOptions}, fixed when the
  *   memoizer is made by {@link createMemoizer}; what depends on the call (the key,
  *   the `ttl`, which falls back to the cache's default looked up at call time)
@@ -60,6 +63,7 @@ import { now } from './clock.js';
 import type { DecodedEntry } from './codec.js';
 import { type Grace, isServerFailure, within } from './grace.js';
 import { type SingleFlight, singleFlight } from './single-flight.js';
+import { finishGuards, type GuardPlan, guardsHold, prepareGuards } from './tags.js';
 
 /** A cache entry as a call reads it: its value (this call's own copy) and absolute expiry. */
 export interface MemoEntry extends DecodedEntry {
@@ -86,6 +90,8 @@ export interface Computed {
   stored: boolean;
   /** Absolute expiry in epoch ms; `undefined` for none (or not stored). */
   expiresAt: number | undefined;
+  /** The tags the entry was stored with (or was found with). */
+  tags: readonly string[] | undefined;
 }
 
 /** What one call gets from the memoizer. */
@@ -102,6 +108,8 @@ export interface Outcome {
   stored: boolean;
   /** Absolute expiry in epoch ms; `undefined` for none (or not stored). */
   expiresAt: number | undefined;
+  /** The tags of the entry (`memorize({ tags })`); `undefined` for none. */
+  tags: readonly string[] | undefined;
 }
 
 /** One miss, as the adapter describes it. */
@@ -127,6 +135,12 @@ export interface MissCall {
   alternateKey?: string | undefined;
   /** The stale entry {@link Memoizer.read} found (grace): served instead of computing, or of an error. */
   stale?: MemoEntry | undefined;
+  /**
+   * The guards the entry depends on (tags, a scoped call's input; see `tags.ts`):
+   * their tokens are read before `compute` runs and stored with the entry, and a
+   * found entry counts only while they hold. Default: none.
+   */
+  guards?: GuardPlan | undefined;
 }
 
 /**
@@ -163,7 +177,12 @@ export interface MemoizerOptions {
 
 /** See the module header. */
 export interface Memoizer {
-  /** The entry under `key` (this call's own copy), or `undefined`: the hit path. Never rejects. */
+  /**
+   * The entry under `key` (this call's own copy), or `undefined`: the hit path. Never
+   * rejects. A guarded entry (tags) comes back with its `guarded` header: check it
+   * with `guardsHold` before serving it (the adapter reads the tokens it knows of
+   * together with the entry).
+   */
   read(cache: Cache, key: string): Promise<MemoEntry | undefined>;
   /** The miss path: single-flight compute, store, per-call copy. Rejects only with `compute`'s error (or the abort reason). */
   computeThrough(cache: Cache, call: MissCall): Promise<Outcome>;
@@ -197,6 +216,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
     source: 'stale',
     stored: true,
     expiresAt: entry.expiresAt,
+    tags: entry.guarded?.tags,
   });
 
   /** Grace: a stale entry answers at once (revalidate) or in place of a server failure (if-error). */
@@ -237,7 +257,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
   };
 
   const computeFresh = async (cache: Cache, call: MissCall): Promise<Outcome> => {
-    const { key, ttl, compute, storeKeyOf } = call;
+    const { key, ttl, compute, storeKeyOf, guards: plan } = call;
     const core = coreOf(cache);
     let ran = false;
     const outcome = await flight.run(
@@ -247,42 +267,77 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
         ran = true;
         // Another flight may have stored the entry between the caller's read and now.
         const found = await core.readStored(key);
-        if (found !== undefined) {
+        const guarded = found?.entry.guarded;
+        if (found !== undefined && (guarded === undefined || (await guardsHold(cache, guarded)))) {
           const { entry, raw } = found;
-          return { data: entry.value, source: 'hit', raw, stored: true, expiresAt: entry.expiresAt };
+          return {
+            data: entry.value,
+            source: 'hit',
+            raw,
+            stored: true,
+            expiresAt: entry.expiresAt,
+            tags: guarded?.tags,
+          };
         }
+        // Tokens read before computing: a tag invalidated from now on kills what is stored.
+        const prepared = plan === undefined ? undefined : await prepareGuards(cache, plan, ttl);
         const data = await compute();
         const storeKey = storeKeyOf === undefined ? key : storeKeyOf();
-        if (storeKey === undefined) {
-          return { data, source: 'miss', raw: undefined, stored: false, expiresAt: undefined };
+        const entryGuards =
+          plan === undefined || prepared === undefined
+            ? undefined
+            : await finishGuards(cache, plan, prepared, data, ttl);
+        if (storeKey === undefined || entryGuards === null) {
+          return {
+            data,
+            source: 'miss',
+            raw: undefined,
+            stored: false,
+            expiresAt: undefined,
+            tags: undefined,
+          };
         }
-        const written = await core.store(storeKey, data, ttl, keep);
+        const written = await core.store(storeKey, data, ttl, keep, entryGuards);
         return {
           data,
           source: 'miss',
           raw: written?.raw,
           stored: written?.stored === true,
           expiresAt: written?.expiresAt,
+          tags: entryGuards?.tags,
         };
       },
       call.signal,
       call.alternateKey,
     );
-    const { stored, expiresAt } = outcome;
-    if (ran) return { data: outcome.data, source: outcome.source, stored, expiresAt };
+    const { stored, expiresAt, tags } = outcome;
+    if (ran) return { data: outcome.data, source: outcome.source, stored, expiresAt, tags };
     const copy = outcome.raw === undefined ? undefined : core.decodeStored(key, outcome.raw);
     return {
       data: copy === undefined ? outcome.data : copy.value,
       source: stored ? 'hit' : outcome.source,
       stored,
       expiresAt,
+      tags,
     };
   };
 
   const memoize = async (cache: Cache, call: MissCall): Promise<Outcome> => {
-    const entry = await read(cache, call.key);
+    let entry = await read(cache, call.key);
+    const guarded = entry?.guarded;
+    if (guarded !== undefined) {
+      // An entry whose tag was invalidated is gone, stale or not: never served, not even in grace.
+      const held = guardsHold(cache, guarded, call.guards?.prefetched);
+      if (held !== true && (held === false || !(await held))) entry = undefined;
+    }
     if (entry !== undefined && entry.stale !== true) {
-      return { data: entry.value, source: 'hit', stored: true, expiresAt: entry.expiresAt };
+      return {
+        data: entry.value,
+        source: 'hit',
+        stored: true,
+        expiresAt: entry.expiresAt,
+        tags: guarded?.tags,
+      };
     }
     return computeThrough(cache, entry === undefined ? call : { ...call, stale: entry });
   };

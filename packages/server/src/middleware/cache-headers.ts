@@ -5,11 +5,13 @@ import { readCallFacts, readCallFactsFromNowOn } from './call-channel.js';
 import {
   CACHE_HEADER,
   formatList,
-  formatPaths,
   formatSeconds,
+  formatTags,
+  formatTargets,
   INVALIDATES_HEADER,
   NONE,
   POLICY_HEADER,
+  TAGS_HEADER,
   TTL_HEADER,
 } from './hint-headers.js';
 import { effectiveExpire, invalidatesTagOf, memorizeTagOf } from './procedure-tags.js';
@@ -41,6 +43,7 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
   const ttl: string[] = [];
   const source: string[] = [];
   const invalidated: string[] = [];
+  const tags: string[] = [];
   // Cache-Control only when every call is a memorized query that succeeded.
   let shareable = info.calls.length > 0;
   let scoped = false;
@@ -55,8 +58,9 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
     const facts = failed ? undefined : readCallFacts(call.getRawInput);
     if (!failed && facts === undefined) warnIfReportLost(call);
     const report = facts?.memorized;
-    invalidated.push(failed ? NONE : formatPaths(facts?.invalidated));
+    invalidated.push(failed ? NONE : formatTargets(facts?.invalidated));
     source.push(report?.source ?? NONE);
+    tags.push(report?.stored === true ? formatTags(report.tags) : NONE);
     if (report?.source === undefined || !report.stored) {
       ttl.push(NONE);
       shareable = false;
@@ -78,6 +82,8 @@ function reportedHeaders(info: TRPCRequestInfo, data: ResponseMetaOptions<AnyTRP
   if (sourceValue !== undefined) headers.set(CACHE_HEADER, sourceValue);
   const invalidatedValue = formatList(invalidated);
   if (invalidatedValue !== undefined) headers.set(INVALIDATES_HEADER, invalidatedValue);
+  const tagsValue = formatList(tags);
+  if (tagsValue !== undefined) headers.set(TAGS_HEADER, tagsValue);
   // An entry that never expires gets no max-age: HTTP caches would never hear of its invalidation.
   if (shareable && Number.isFinite(smallest)) {
     const maxAge = Math.floor(smallest / 1000);
@@ -113,7 +119,7 @@ function policyHeaders(info: TRPCRequestInfo): Headers {
     if (tag === undefined) return NONE;
     return formatSeconds((effectiveExpire(tag) ?? Number.POSITIVE_INFINITY) * 1000);
   });
-  const invalidates = info.calls.map((call) => formatPaths(invalidatesTagOf(call.procedure)?.paths));
+  const invalidates = info.calls.map((call) => formatTargets(invalidatesTagOf(call.procedure)?.targets));
   if (policy.length > 0) headers.set(POLICY_HEADER, policy.join(', '));
   const invalidatesValue = formatList(invalidates);
   if (invalidatesValue !== undefined) headers.set(INVALIDATES_HEADER, invalidatesValue);
@@ -149,8 +155,9 @@ function mergeHeaders(ours: Headers, app: ResponseMeta['headers']): Headers {
  * For every call of the response, in batch order, it reports the remaining time
  * to live of the memorized result that call returned (a hit or a fresh miss) in
  * the `trpc-memory-ttl` header, whether it was a cache `hit` or a `miss` in
- * `trpc-memory-cache` (`-` for a call not memorized or failed), and for mutations
- * using {@link invalidates} the invalidated paths in `trpc-memory-invalidates`.
+ * `trpc-memory-cache` (`-` for a call not memorized or failed), the tags of its
+ * entry (`memorize({ tags })`) in `trpc-memory-tags`, and for mutations using
+ * {@link invalidates} the invalidated targets in `trpc-memory-invalidates`.
  * `@trpc-memory/client` exposes both per query through `getCacheHint`. For
  * example `trpc-memory-ttl: 42.180, -` and `trpc-memory-cache: hit, -` describe a
  * batch whose first call was answered from the cache (its entry has 42.18 s
@@ -177,7 +184,7 @@ function mergeHeaders(ours: Headers, app: ResponseMeta['headers']): Headers {
  * server's entry has left; use `httpBatchLink` or `httpLink` where that matters.
  *
  * When the API is on another origin, list `trpc-memory-ttl`, `trpc-memory-cache`,
- * `trpc-memory-policy` and `trpc-memory-invalidates` in your CORS
+ * `trpc-memory-policy`, `trpc-memory-tags` and `trpc-memory-invalidates` in your CORS
  * `Access-Control-Expose-Headers`, or the browser hides them from the client.
  *
  * @param responseMeta The application's own `responseMeta`, if any.

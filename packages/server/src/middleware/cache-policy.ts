@@ -16,9 +16,29 @@ export interface ProcedureCachePolicy {
    * never expire, and on mutations.
    */
   expire?: number;
-  /** A mutation using `invalidates([...])`: the procedure paths it invalidates on success. */
-  invalidates?: string[];
+  /**
+   * A mutation using `invalidates([...])` with a fixed list: the targets it
+   * invalidates on success (procedure paths, `{ path, input }`, `{ tag }`).
+   */
+  invalidates?: PolicyTarget[];
+  /**
+   * A memorized query stored with tags: the fixed list of `memorize({ tags: [...] })`,
+   * or `'computed'` when they are a function of the call (the client then counts
+   * every result of the procedure as carrying any tag, unless the server reported
+   * the result's own tags).
+   */
+  tags?: string[] | 'computed';
 }
+
+/**
+ * An invalidation target as the policy carries it (plain JSON).
+ *
+ * @example
+ * ```ts
+ * const targets: PolicyTarget[] = ['post.list', { path: 'post.byId', input: { id: 'home' } }, { tag: 'posts' }];
+ * ```
+ */
+export type PolicyTarget = string | { path: string; input?: unknown } | { tag: string };
 
 /**
  * Procedure path (`'post.byId'`) → its static cache policy.
@@ -33,7 +53,8 @@ export type CachePolicy = Record<string, ProcedureCachePolicy>;
 
 /**
  * The static cache policy of a router: every memorized query with its `expire`
- * (seconds) and every mutation with its static `invalidates([...])` paths. Found by
+ * (seconds) and fixed `tags`, and every mutation with its static
+ * `invalidates([...])` targets. Found by
  * walking the router for the middlewares `memorize()` and `invalidates()` return.
  *
  * Use it where per-call headers cannot travel: server-side rendering, a streaming
@@ -66,9 +87,23 @@ export function cachePolicy(router: AnyTRPCRouter): CachePolicy {
     if (memorized !== undefined) {
       const expire = effectiveExpire(memorized);
       policy[path] = expire === undefined ? {} : { expire };
+      const { tags } = memorized;
+      if (tags !== undefined)
+        policy[path] = { ...policy[path], tags: tags === 'computed' ? tags : [...tags] };
     }
-    const paths = invalidatesTagOf(procedure)?.paths;
-    if (paths !== undefined) policy[path] = { ...policy[path], invalidates: [...paths] };
+    const targets = invalidatesTagOf(procedure)?.targets;
+    if (targets !== undefined) {
+      policy[path] = {
+        ...policy[path],
+        invalidates: targets.map((target): PolicyTarget => {
+          if (target.kind === 'path') return target.path;
+          if (target.kind === 'tag') return { tag: target.tag };
+          return target.input === undefined
+            ? { path: target.path }
+            : { path: target.path, input: target.input };
+        }),
+      };
+    }
   }
   return policy;
 }

@@ -24,6 +24,8 @@
  * @internal Not exported from the package entry.
  */
 
+import type { NormalizedTarget } from './invalidation.js';
+
 /** What `memorize` learned about one call. @internal */
 export interface CallReport {
   /**
@@ -47,14 +49,16 @@ export interface CallReport {
   staleWhileRevalidate?: number | undefined;
   /** The procedure's `staleIfError` in seconds, when it has one. */
   staleIfError?: number | undefined;
+  /** The tags the answer's entry carries (`memorize({ tags })`); `undefined` for none. */
+  tags?: readonly string[] | undefined;
 }
 
 /** Everything one call reported. @internal */
 export interface CallFacts {
   /** What `memorize` did, when the procedure is memorized. */
   memorized?: CallReport;
-  /** The procedure paths a successful mutation invalidated. */
-  invalidated?: readonly string[];
+  /** What a successful mutation invalidated. */
+  invalidated?: readonly NormalizedTarget[];
 }
 
 /** The identity of a call as its middlewares see it: tRPC's per-call `getRawInput`. */
@@ -66,7 +70,7 @@ interface CallIdentity {
 // Two maps rather than one of `CallFacts`: a hit (the benchmarked path) then stores its
 // report as it is, with no wrapper object.
 const memorizedBy = new WeakMap<object, CallReport>();
-const invalidatedBy = new WeakMap<object, readonly string[]>();
+const invalidatedBy = new WeakMap<object, readonly NormalizedTarget[]>();
 
 /**
  * Whether anything reads the per-call facts of HTTP calls: set once a
@@ -157,9 +161,9 @@ function expiresFirst(a: CallReport, b: CallReport): boolean {
   return expiry(a) < expiry(b);
 }
 
-/** `invalidates` reports the paths a successful mutation dropped. @internal */
-export function reportInvalidated(call: CallIdentity, paths: readonly string[]): void {
-  if (readers) invalidatedBy.set(call.getRawInput, paths);
+/** `invalidates` reports the targets a successful mutation dropped. @internal */
+export function reportInvalidated(call: CallIdentity, targets: readonly NormalizedTarget[]): void {
+  if (readers) invalidatedBy.set(call.getRawInput, targets);
 }
 
 /** What the call identified by `getRawInput` (`info.calls[i].getRawInput`) reported. @internal */

@@ -1,3 +1,6 @@
+import { canonicalForm } from '../cache/key.js';
+import type { NormalizedTarget } from './invalidation.js';
+
 /**
  * The response headers `cacheHeaders` writes and `@trpc-memory/client` reads. Each
  * is a list with one entry per call of the HTTP response, in batch order (entry
@@ -18,9 +21,17 @@
  *   `trpc-memory-ttl` unchanged.
  * - `trpc-memory-policy`: sent instead of `trpc-memory-ttl` when headers leave
  *   before the calls run (`httpBatchStreamLink`): each call's static `expire`.
- * - `trpc-memory-invalidates`: the procedure paths whose cached results a
- *   successful call dropped, separated by spaces (each path URI-encoded), `-` for
- *   none.
+ * - `trpc-memory-invalidates`: what a successful call invalidated, `-` for
+ *   nothing: targets separated by spaces, each one of
+ *   - a procedure path, URI-encoded (`post.list`): every query of it;
+ *   - `input=<path>=<input>`: the queries of that path whose input matches, the
+ *     path and the JSON of the input each URI-encoded (`input=<path>` for no input);
+ *   - `tag=<tag>`: the queries whose results carry the tag, the JSON string of the
+ *     tag URI-encoded (JSON escapes lone surrogates, which URI encoding cannot carry).
+ *   Clients that predate targets read the paths and ignore the rest.
+ * - `trpc-memory-tags`: the tags of the memorized result each call returned,
+ *   each the URI-encoded JSON string of a tag, separated by spaces; `-` for none,
+ *   `*` for "too many to list" (any tag may match). Sent when some entry is not `-`.
  *
  * The client package keeps its own copy of these names (it must not import server
  * code); a cross-package test pins both to the same values.
@@ -34,6 +45,8 @@ export const CACHE_HEADER = 'trpc-memory-cache';
 export const POLICY_HEADER = 'trpc-memory-policy';
 /** @internal */
 export const INVALIDATES_HEADER = 'trpc-memory-invalidates';
+/** @internal */
+export const TAGS_HEADER = 'trpc-memory-tags';
 
 /** Entry of a call that carries nothing. @internal */
 export const NONE = '-';
@@ -44,10 +57,60 @@ export function formatSeconds(ms: number): string {
   return (Math.max(0, ms) / 1000).toFixed(3);
 }
 
-/** One `trpc-memory-invalidates` entry. @internal */
-export function formatPaths(paths: readonly string[] | undefined): string {
-  if (paths === undefined || paths.length === 0) return NONE;
-  return paths.map((path) => encodeURIComponent(path)).join(' ');
+/** A header entry past this many characters is summarised (headers are limited in size). */
+const MAX_ENTRY = 2_000;
+
+/** URI-encoding of text that may hold lone surrogates: of its JSON string. */
+function encodeText(text: string): string {
+  return encodeURIComponent(JSON.stringify(text));
+}
+
+/** The JSON of an input when it says exactly what the input is (so the client matches it as given). */
+function inputJson(input: unknown): string | undefined {
+  if (input === undefined) return undefined;
+  try {
+    const json = JSON.stringify(input);
+    if (json === undefined) return undefined;
+    return canonicalForm(JSON.parse(json)) === canonicalForm(input) ? json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function formatTarget(target: NormalizedTarget): string {
+  if (target.kind === 'path') return encodeURIComponent(target.path);
+  if (target.kind === 'tag') return `tag=${encodeText(target.tag)}`;
+  if (target.input === undefined) return `input=${encodeURIComponent(target.path)}`;
+  const json = inputJson(target.input);
+  // An input JSON cannot say (a Date, a Map…): every query of the path, which is never too few.
+  if (json === undefined) return encodeURIComponent(target.path);
+  return `input=${encodeURIComponent(target.path)}=${encodeURIComponent(json)}`;
+}
+
+/**
+ * One `trpc-memory-invalidates` entry. Past {@link MAX_ENTRY} characters, input
+ * targets are widened to their paths (the client then refetches more, never less).
+ *
+ * @internal
+ */
+export function formatTargets(targets: readonly NormalizedTarget[] | undefined): string {
+  if (targets === undefined || targets.length === 0) return NONE;
+  const exact = [...new Set(targets.map(formatTarget))].join(' ');
+  if (exact.length <= MAX_ENTRY) return exact;
+  return [
+    ...new Set(
+      targets.map((target) =>
+        target.kind === 'input' ? encodeURIComponent(target.path) : formatTarget(target),
+      ),
+    ),
+  ].join(' ');
+}
+
+/** One `trpc-memory-tags` entry: `*` past {@link MAX_ENTRY} characters. @internal */
+export function formatTags(tags: readonly string[] | undefined): string {
+  if (tags === undefined || tags.length === 0) return NONE;
+  const entry = tags.map(encodeText).join(' ');
+  return entry.length <= MAX_ENTRY ? entry : '*';
 }
 
 /** Joins entries into a header value, or `undefined` when no entry carries anything. @internal */

@@ -1,10 +1,17 @@
 import type { AnyTRPCRouter, TRPCProcedureType } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
-import { CacheManager } from '../cache/manager.js';
-import { InvalidOptionError, UnknownProcedureError, UnsupportedUseError } from '../errors.js';
+import { InvalidOptionError, UnsupportedUseError } from '../errors.js';
 import { reportInvalidated } from './call-channel.js';
+import {
+  applyTargets,
+  assertInvalidationCache,
+  type InvalidationTarget,
+  type NormalizedTarget,
+  normalizeTargets,
+  resolvePath,
+} from './invalidation.js';
 import { assertKnownOptions } from './memorize-options.js';
-import { INVALIDATES_TAG, type InvalidatesTag, memorizeTagOf, proceduresOf } from './procedure-tags.js';
+import { INVALIDATES_TAG, type InvalidatesTag } from './procedure-tags.js';
 import type { MiddlewareOptions, MiddlewareResult } from './trpc-middleware.js';
 
 /**
@@ -29,16 +36,32 @@ export interface InvalidatesCall<TContext = object, TInput = unknown> {
 }
 
 /**
- * The procedure paths a mutation invalidates: a fixed list, or a function of the call.
+ * What a mutation invalidates: a fixed list of targets (procedure paths, inputs,
+ * tags), or a function of the call returning one.
+ *
+ * @example
+ * ```ts
+ * const targets: InvalidatesTargets<object, { id: string }> = ({ input }) => [
+ *   { path: 'post.byId', input: { id: input.id } },
+ *   'post.list',
+ * ];
+ * ```
+ */
+export type InvalidatesTargets<TContext = object, TInput = unknown> =
+  | readonly InvalidationTarget[]
+  | ((
+      call: InvalidatesCall<TContext, TInput>,
+    ) => readonly InvalidationTarget[] | Promise<readonly InvalidationTarget[]>);
+
+/**
+ * The former name of {@link InvalidatesTargets}, from when targets were paths only.
  *
  * @example
  * ```ts
  * const paths: InvalidatesPaths = ['post.byId', 'post.list'];
  * ```
  */
-export type InvalidatesPaths<TContext = object, TInput = unknown> =
-  | readonly string[]
-  | ((call: InvalidatesCall<TContext, TInput>) => readonly string[] | Promise<readonly string[]>);
+export type InvalidatesPaths<TContext = object, TInput = unknown> = InvalidatesTargets<TContext, TInput>;
 
 /**
  * Options of {@link invalidates}.
@@ -55,8 +78,12 @@ export interface InvalidatesOptions {
    * as referring to itself. With it,
    * `invalidates` clears the namespace and cache each memorized procedure
    * actually uses (a `memorize({ namespace })` override, a `memorize({ cache })`
-   * instance), and a static path that names no procedure is an error at the first
-   * call. Default: none — each path is cleared as the namespace of the same name.
+   * instance, a `key` function, which input targets call with the mutation's
+   * context), drops an input target's entry also under the input as the
+   * procedure's `.input()` parses it, invalidates tags in every cache the router's
+   * memorized procedures use, and a static path that names no procedure is an
+   * error at the first call. Default: none — each path is cleared as the namespace
+   * of the same name, in the global (or given) cache.
    *
    * @default none — each path is cleared as the namespace of the same name
    */
@@ -102,55 +129,62 @@ interface CallOptions {
 
 const WHERE = 'invalidates()';
 const KNOWN_OPTIONS = ['router', 'cache'];
-function isPathList(value: unknown): value is readonly string[] {
-  return Array.isArray(value) && value.every((path) => typeof path === 'string' && path.length > 0);
-}
 
 /**
- * tRPC middleware for mutations: after the mutation succeeds, it drops the cached
- * results of the given procedures (their `memorize` namespace, by default the
- * procedure path) and tells the client, whose `mirrorServerTtl` invalidates the
- * matching React Query queries. A failed mutation invalidates nothing.
+ * tRPC middleware for mutations: after the mutation succeeds, it drops what the
+ * targets name from the server cache and tells the client, whose `mirrorServerTtl`
+ * invalidates exactly the matching React Query queries. A failed mutation
+ * invalidates nothing.
+ *
+ * Targets (see {@link InvalidationTarget}):
+ * - `'post.list'`: every cached result of that procedure (its `memorize` namespace);
+ * - `{ path: 'post.byId', input: { id: '1' } }`: exactly the entry a call with that
+ *   input reads (object key order does not matter; on a scoped procedure, in every
+ *   scope); in the browser, the queries of that path whose input matches (React
+ *   Query's partial key matching);
+ * - `{ tag: 'post:1' }`: every entry stored with that tag by `memorize({ tags })`,
+ *   whatever its procedure; in the browser, the queries whose results the server
+ *   reported with that tag.
  *
  * A cache failure (Redis down) does not fail the mutation: it is reported through
  * the cache's `onError` hook and the client is still told to refetch.
  *
- * @param paths Procedure paths such as `'post.byId'`, or a function of the call
- * (`{ path, ctx, input, data }`) returning them.
+ * @param targets A list of targets, or a function of the call (`{ path, ctx, input, data }`)
+ * returning one.
  *
  * @example
  * ```ts
  * const appRouter = t.router({
  *   post: t.router({
- *     byId: t.procedure.input(z.object({ id: z.string() })).use(memorize({ expire: 60 })).query(load),
- *     list: t.procedure.use(memorize({ expire: 30, namespace: 'posts' })).query(list),
- *     update: t.procedure
- *       .input(z.object({ id: z.string(), title: z.string() }))
- *       // `router` lets it find the 'posts' namespace of post.list
- *       .use(invalidates(['post.byId', 'post.list'], { router: (): AnyTRPCRouter => appRouter }))
- *       .mutation(update),
- *     remove: t.procedure
+ *     byId: t.procedure
  *       .input(z.object({ id: z.string() }))
- *       .use(invalidates<object, { id: string }>(({ input }) => (input.id === 'home' ? ['post.byId', 'post.list'] : ['post.byId'])))
- *       .mutation(remove),
+ *       .use(memorize({ expire: 60, tags: ({ data }) => [`author:${data.authorId}`] }))
+ *       .query(load),
+ *     list: t.procedure.use(memorize({ expire: 30, namespace: 'posts' })).query(list),
+ *     rename: t.procedure
+ *       .input(z.object({ id: z.string(), title: z.string() }))
+ *       .use(
+ *         invalidates<object, { id: string }>(({ input }) => [{ path: 'post.byId', input: { id: input.id } }, 'post.list'], {
+ *           router: (): AnyTRPCRouter => appRouter, // finds the 'posts' namespace of post.list
+ *         }),
+ *       )
+ *       .mutation(rename),
+ *     banAuthor: t.procedure
+ *       .input(z.object({ authorId: z.string() }))
+ *       .use(invalidates<object, { authorId: string }>(({ input }) => [{ tag: `author:${input.authorId}` }]))
+ *       .mutation(ban),
  *   }),
  * });
  * ```
  *
- * @throws {InvalidOptionError} at once when `paths` is not a list of paths or a function.
+ * @throws {InvalidOptionError} at once when `targets` is not a list of targets or a function.
  */
 export function invalidates<TContext = object, TInput = unknown>(
-  paths: InvalidatesPaths<TContext, TInput>,
+  targets: InvalidatesTargets<TContext, TInput>,
   options: InvalidatesOptions = {},
 ): InvalidatesMiddleware<TContext, TInput> {
-  if (typeof paths !== 'function' && !isPathList(paths)) {
-    throw new InvalidOptionError(
-      WHERE,
-      'paths',
-      paths,
-      "an array of procedure paths such as ['post.byId'], or a function of the call returning one",
-    );
-  }
+  const staticTargets =
+    typeof targets === 'function' ? undefined : normalizeTargets(WHERE, 'targets', targets);
   assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const { router, cache: givenCache } = options;
   if (router !== undefined && typeof router !== 'function') {
@@ -161,43 +195,8 @@ export function invalidates<TContext = object, TInput = unknown>(
       'a function returning the app router, e.g. () => appRouter',
     );
   }
-  const candidate = givenCache as { clear?: unknown } | null | undefined;
-  if (givenCache !== undefined && (candidate === null || typeof candidate?.clear !== 'function')) {
-    throw new InvalidOptionError(WHERE, 'cache', givenCache, 'a cache made by createCache() (or omitted)');
-  }
-  const staticPaths = typeof paths === 'function' ? undefined : [...new Set(paths)];
+  assertInvalidationCache(WHERE, givenCache);
   let staticPathsChecked = false;
-
-  function targetOf(path: string, strict: boolean): { cache: Cache | undefined; namespace: string } {
-    if (router === undefined) return { cache: givenCache, namespace: path };
-    const procedure = proceduresOf(router())[path];
-    if (procedure === undefined && strict) {
-      const known = Object.keys(proceduresOf(router())).slice(0, 5);
-      throw new UnknownProcedureError(
-        `invalidates(): "${path}" is not a procedure of the router given as "router"; expected one of its paths, such as ${known.map((p) => `'${p}'`).join(', ')}`,
-      );
-    }
-    const tag = memorizeTagOf(procedure);
-    return { cache: givenCache ?? (tag?.cache as Cache | undefined), namespace: tag?.namespace ?? path };
-  }
-
-  async function clear(list: readonly string[], strict: boolean): Promise<void> {
-    const seen = new Map<Cache, Set<string>>();
-    const clears: Promise<void>[] = [];
-    for (const path of list) {
-      const target = targetOf(path, strict);
-      const cache = target.cache ?? (CacheManager.initialized ? CacheManager.instance : undefined);
-      // Nothing was ever cached in a cache that does not exist.
-      if (cache === undefined) continue;
-      const namespaces = seen.get(cache) ?? new Set<string>();
-      seen.set(cache, namespaces);
-      if (namespaces.has(target.namespace)) continue;
-      namespaces.add(target.namespace);
-      clears.push(cache.clear({ namespace: target.namespace }));
-    }
-    // Failures were reported through the cache's onError hook; the mutation itself succeeded.
-    await Promise.allSettled(clears);
-  }
 
   async function invalidatesMiddleware(opts: CallOptions) {
     if (opts.type !== 'mutation') {
@@ -207,39 +206,37 @@ export function invalidates<TContext = object, TInput = unknown>(
     }
     // A wrong static path is a programming error: report it before the mutation runs
     // (once they all resolved, the router, part of the app, will not lose them).
-    if (!staticPathsChecked && staticPaths !== undefined && router !== undefined) {
-      for (const path of staticPaths) targetOf(path, true);
+    if (!staticPathsChecked && staticTargets !== undefined && router !== undefined) {
+      for (const target of staticTargets) {
+        if (target.kind !== 'tag') resolvePath(WHERE, target.path, router, givenCache, true);
+      }
       staticPathsChecked = true;
     }
     const result = await opts.next();
     if (!result.ok) return result;
-    let list: readonly string[];
-    if (staticPaths !== undefined) {
-      list = staticPaths;
+    let list: readonly NormalizedTarget[];
+    if (staticTargets !== undefined) {
+      list = staticTargets;
     } else {
       const input = opts.input === undefined ? await opts.getRawInput() : opts.input;
-      const computed = await (paths as Exclude<InvalidatesPaths<TContext, TInput>, readonly string[]>)({
+      const computed = await (targets as Exclude<InvalidatesTargets<TContext, TInput>, readonly unknown[]>)({
         path: opts.path,
         ctx: opts.ctx as TContext,
         input: input as TInput,
         data: result.data,
       });
-      if (!isPathList(computed)) {
-        throw new InvalidOptionError(
-          `${WHERE} on "${opts.path}"`,
-          'paths',
-          computed,
-          'a function returning an array of procedure paths',
-        );
-      }
-      list = [...new Set(computed)];
+      list = normalizeTargets(`${WHERE} on "${opts.path}"`, 'targets', computed);
     }
-    await clear(list, false);
+    try {
+      await applyTargets(WHERE, list, { router, cache: givenCache, ctx: opts.ctx, strict: false });
+    } catch {
+      // Reported through the cache's onError hook; the mutation itself succeeded.
+    }
     reportInvalidated(opts, list);
     return result;
   }
 
-  const tag: InvalidatesTag = { paths: staticPaths };
+  const tag: InvalidatesTag = { targets: staticTargets };
   Object.defineProperty(invalidatesMiddleware, INVALIDATES_TAG, { value: tag });
   return invalidatesMiddleware as unknown as InvalidatesMiddleware<TContext, TInput>;
 }

@@ -2,18 +2,39 @@ import type { Cache } from '../cache/cache.js';
 import { coreOf } from '../cache/cache-internals.js';
 import { distributedFlight } from '../cache/distributed-flight.js';
 import { distributedOf, graceOf } from '../cache/grace.js';
-import { namespacePart, stableKey, userKeySegment } from '../cache/key.js';
+import { namespacePart, stableKey, tagStateKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer } from '../cache/memoizer.js';
+import { type GuardPlan, prefetchTokens } from '../cache/tags.js';
 import { InvalidOptionError, InvalidReturnError, UnkeyableValueError } from '../errors.js';
 import { assertExpire } from '../seconds.js';
 import {
   assertCache,
   assertKnownOptions,
   assertNamespace,
+  assertTags,
+  checkTags,
   SHARED_OPTIONS,
   type SharedMemorizeOptions,
 } from './memorize-options.js';
+
+/**
+ * What a `memorizeFn` `tags` function receives, once the function has run and its
+ * result is about to be stored.
+ *
+ * @example
+ * ```ts
+ * memorizeFn<[string]>({ tags: ({ input: [id] }: MemorizeFnTagsCall<[string]>) => [`user:${id}`] });
+ * ```
+ */
+export interface MemorizeFnTagsCall<TArgs extends unknown[] = unknown[]> {
+  /** The namespace, e.g. the function's name. */
+  path: string;
+  /** The arguments of the call. */
+  input: TArgs;
+  /** What the function returned. */
+  data: unknown;
+}
 
 /**
  * Options of {@link memorizeFn}.
@@ -55,10 +76,18 @@ export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> extends 
    * @default the global `CacheManager`, looked up at call time
    */
   cache?: Cache;
+  /**
+   * Tags stored with each entry, so that a `{ tag }` target (`invalidate`,
+   * `invalidates`) drops every entry carrying it: a fixed list, or a function of
+   * the call (`{ path, input: args, data }`) called when the result is stored.
+   *
+   * @default none
+   */
+  tags?: readonly string[] | ((call: MemorizeFnTagsCall<TArgs>) => readonly string[]);
 }
 
 const WHERE = 'memorizeFn()';
-const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache', ...SHARED_OPTIONS];
+const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache', 'tags', ...SHARED_OPTIONS];
 
 /**
  * Memorizes an async function's results in the cache (fastapi-memory's `@memorize`
@@ -92,7 +121,11 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
   fn: (...args: TFnArgs) => Promise<TResult>,
 ) => (...args: TFnArgs) => Promise<TResult> {
   assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
-  const { expire, namespace, key, cache: givenCache } = options;
+  const { expire, namespace, key, cache: givenCache, tags } = options;
+  assertTags(WHERE, tags);
+  const fixedTags = typeof tags === 'function' || tags === undefined ? [] : [...new Set(tags)];
+  const fixedTagKeys = fixedTags.map(tagStateKey);
+  const tagsOf = typeof tags === 'function' ? tags : undefined;
   assertExpire(WHERE, expire);
   const grace = graceOf(WHERE, options, expire ?? givenCache?.expire);
   const distributed = distributedOf(WHERE, options.distributed);
@@ -150,10 +183,25 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       }
       const entryKey = prefix + callPart;
 
+      // Fixed tags' tokens are requested before the entry, so both travel together.
+      const guards: GuardPlan | undefined =
+        fixedTagKeys.length === 0 && tagsOf === undefined
+          ? undefined
+          : {
+              keys: fixedTagKeys,
+              tags: fixedTags,
+              prefetched: fixedTagKeys.length === 0 ? undefined : prefetchTokens(cache, fixedTagKeys),
+              tagsOf:
+                tagsOf === undefined
+                  ? undefined
+                  : (data) =>
+                      checkTags(WHERE, name, tagsOf({ path: name, input: args as unknown as TArgs, data })),
+            };
       const { data } = await memoizer.memoize(cache, {
         key: entryKey,
         ttl: expire ?? cache.expire,
         compute: () => fn.apply(this, args),
+        guards,
       });
       return data as TResult;
     }

@@ -1,6 +1,6 @@
 import { Cache } from '../cache/cache.js';
 import { isCache } from '../cache/cache-internals.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, InvalidReturnError } from '../errors.js';
 
 /**
  * Settings of distributed single-flight (`memorize({ distributed })`), in seconds.
@@ -115,4 +115,29 @@ export function assertCache(where: string, cache: unknown): void {
   if (!(cache instanceof Cache) && !isCache(cache)) {
     throw new InvalidOptionError(where, 'cache', cache, 'a cache made by createCache() (or omitted)');
   }
+}
+
+function isTagList(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every((tag) => typeof tag === 'string' && tag.length > 0);
+}
+
+/** `tags`: a list of non-empty strings, or a function returning one. */
+export function assertTags(where: string, tags: unknown): void {
+  if (tags === undefined || typeof tags === 'function' || isTagList(tags)) return;
+  throw new InvalidOptionError(
+    where,
+    'tags',
+    tags,
+    "an array of non-empty strings such as ['post:1'], or a function of the call returning one (or omitted)",
+  );
+}
+
+/** What a `tags` function returned, deduplicated; an `InvalidReturnError` when it is not a list of tags. */
+export function checkTags(where: string, path: string, tags: unknown): readonly string[] {
+  if (!isTagList(tags)) {
+    throw new InvalidReturnError(
+      `${where}: the "tags" function of "${path}" must return an array of non-empty strings, got ${Array.isArray(tags) ? 'an array with other items' : typeof tags}`,
+    );
+  }
+  return [...new Set(tags)];
 }

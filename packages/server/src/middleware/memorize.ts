@@ -3,9 +3,18 @@ import type { Cache } from '../cache/cache.js';
 import { coreOf } from '../cache/cache-internals.js';
 import { distributedFlight } from '../cache/distributed-flight.js';
 import { distributedOf, graceOf } from '../cache/grace.js';
-import { namespacePart, rawInputKey, scopeSegment, stableKey, userKeySegment } from '../cache/key.js';
+import {
+  inputStateKey,
+  namespacePart,
+  rawInputKey,
+  scopeSegment,
+  stableKey,
+  tagStateKey,
+  userKeySegment,
+} from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer, type MemoEntry, type Memoizer } from '../cache/memoizer.js';
+import { type GuardPlan, guardsHold, prefetchTokens } from '../cache/tags.js';
 import {
   InvalidOptionError,
   InvalidReturnError,
@@ -18,6 +27,8 @@ import {
   assertCache,
   assertKnownOptions,
   assertNamespace,
+  assertTags,
+  checkTags,
   SHARED_OPTIONS,
   type SharedMemorizeOptions,
 } from './memorize-options.js';
@@ -42,6 +53,25 @@ export interface MemorizeKeyInput<TContext> {
 }
 
 /**
+ * What a `tags` function receives, once the resolver has run and its result is about to be stored.
+ *
+ * @example
+ * ```ts
+ * memorize<Ctx, Post>({ tags: ({ data }: MemorizeTagsCall<Ctx, Post>) => [`post:${data.id}`, `author:${data.authorId}`] });
+ * ```
+ */
+export interface MemorizeTagsCall<TContext = object, TData = unknown> {
+  /** The procedure path, e.g. `'post.byId'`. */
+  path: string;
+  /** The validated input when `memorize` stands after `.input()`, else `undefined` (use `data` or `ctx`). */
+  input: unknown;
+  /** The context at the point where `memorize` stands. */
+  ctx: TContext;
+  /** What the resolver returned. */
+  data: TData;
+}
+
+/**
  * Options of {@link memorize}.
  *
  * `TContext` is inferred from the procedure `memorize` is used on, so `scope` and
@@ -52,7 +82,7 @@ export interface MemorizeKeyInput<TContext> {
  * authed.use(memorize({ expire: 30, namespace: 'me', scope: (ctx) => ctx.user.id })).query(loadMe);
  * ```
  */
-export interface MemorizeOptions<TContext = object> extends SharedMemorizeOptions {
+export interface MemorizeOptions<TContext = object, TData = unknown> extends SharedMemorizeOptions {
   /**
    * Time to live in seconds (fractions allowed: `0.05` is 50 ms). Default: the
    * cache's `expire` (from `initCache`/`createCache`); neither → no expiry.
@@ -93,6 +123,19 @@ export interface MemorizeOptions<TContext = object> extends SharedMemorizeOption
    * @default the global `CacheManager`, looked up at call time
    */
   cache?: Cache;
+  /**
+   * Tags stored with each entry, so that a `{ tag }` target (`invalidates`,
+   * `invalidate`) drops every entry carrying it, whatever its procedure: a fixed
+   * list, or a function of the call and its result, called when the result is
+   * stored. Tags are any non-empty strings (`'post:1'`, `'author:7'`).
+   *
+   * Cost: a hit on a tagged entry reads one more key per tag (issued together with
+   * the entry for fixed tags: one round trip on Redis; after it for computed
+   * tags); untagged entries are read as before.
+   *
+   * @default none
+   */
+  tags?: readonly string[] | ((call: MemorizeTagsCall<TContext, TData>) => readonly string[]);
 }
 
 /**
@@ -125,7 +168,7 @@ type StepResult = { ok: true; data: unknown } | { ok: false; error: unknown };
 // tRPC checks this marker only at compile time (see trpc/trpc#4066).
 const marker = 'middlewareMarker';
 const WHERE = 'memorize()';
-const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache', ...SHARED_OPTIONS];
+const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache', 'tags', ...SHARED_OPTIONS];
 
 /**
  * tRPC middleware that memorizes a query's result in the cache (fastapi-memory's
@@ -177,11 +220,12 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache', ...SHARED
  *
  * @throws {InvalidOptionError} at once for a bad option (e.g. `expire` not a positive finite number).
  */
-export function memorize<TContext = object>(
-  options: MemorizeOptions<TContext> = {},
+export function memorize<TContext = object, TData = unknown>(
+  options: MemorizeOptions<TContext, TData> = {},
 ): MemorizeMiddleware<TContext> {
   assertKnownOptions(WHERE, options, KNOWN_OPTIONS);
-  const { expire, namespace, key, scope = 'public', cache: givenCache } = options;
+  const { expire, namespace, key, scope = 'public', cache: givenCache, tags } = options;
+  assertTags(WHERE, tags);
   assertExpire(WHERE, expire);
   const grace = graceOf(WHERE, options, expire ?? givenCache?.expire);
   const distributed = distributedOf(WHERE, options.distributed);
@@ -202,6 +246,9 @@ export function memorize<TContext = object>(
     grace,
     flight: distributed === undefined ? undefined : distributedFlight(distributed),
   });
+  const fixedTags = typeof tags === 'function' || tags === undefined ? [] : [...new Set(tags)];
+  const fixedTagKeys = fixedTags.map(tagStateKey);
+  const tagsOf = typeof tags === 'function' ? tags : undefined;
   /**
    * Per procedure path, what the default key may be built from: `'validated'` when
    * nothing after memorize reads the raw input (memorize stands after the last
@@ -222,7 +269,8 @@ export function memorize<TContext = object>(
     if (opts.type !== 'query') throw notAQuery(opts.path, opts.type);
     const cache = givenCache ?? CacheManager.instance;
 
-    let head = namespaceHead ?? `${namespacePart(opts.path)}:`;
+    const procedureHead = namespaceHead ?? `${namespacePart(opts.path)}:`;
+    let head = procedureHead;
     if (scopeOf !== undefined) {
       const id = scopeOf(opts.ctx as TContext);
       if (id === null || id === undefined) return passThrough(opts);
@@ -251,6 +299,13 @@ export function memorize<TContext = object>(
     }
     const entryKey = head + callPart;
     const ttl = expire ?? cache.expire;
+    // The state keys the entry depends on, read together with it: its fixed tags and,
+    // when scoped, its input (an input target drops it in every scope).
+    const guardKeys =
+      scopeOf === undefined
+        ? fixedTagKeys
+        : [...fixedTagKeys, ...scopedGuardKeys(procedureHead, callPart, kind, opts.input)];
+    const prefetched = guardKeys.length === 0 ? undefined : prefetchTokens(cache, guardKeys);
 
     let entry = await memoizer.read(cache, entryKey);
     if (entry === undefined && kind === undefined && key === undefined) {
@@ -258,6 +313,10 @@ export function memorize<TContext = object>(
       // second bundle, another process on the same Redis, the last deploy) that
       // found the validated input keys this procedure stored the entry under it.
       entry = await readValidated(memoizer, cache, head, opts.input);
+    }
+    if (entry?.guarded !== undefined) {
+      const held = guardsHold(cache, entry.guarded, prefetched);
+      if (held !== true && (held === false || !(await held))) entry = undefined;
     }
     if (entry !== undefined && entry.stale !== true) {
       reportMemorized(opts, {
@@ -268,9 +327,32 @@ export function memorize<TContext = object>(
         expire: ttl,
         staleWhileRevalidate,
         staleIfError,
+        tags: entry.guarded?.tags,
       });
       return { ok: true, data: entry.value, marker } as StepResult;
     }
+    const plan: GuardPlan | undefined =
+      guardKeys.length === 0 && tagsOf === undefined
+        ? undefined
+        : {
+            keys: guardKeys,
+            tags: fixedTags,
+            prefetched,
+            tagsOf:
+              tagsOf === undefined
+                ? undefined
+                : (data) =>
+                    checkTags(
+                      WHERE,
+                      opts.path,
+                      tagsOf({
+                        path: opts.path,
+                        input: opts.input,
+                        ctx: opts.ctx as TContext,
+                        data: data as TData,
+                      }),
+                    ),
+          };
 
     let learned: (() => void) | undefined;
     if (kind === undefined) {
@@ -289,7 +371,7 @@ export function memorize<TContext = object>(
       }
     }
     try {
-      return await miss(opts, cache, head, entryKey, kind, ttl, entry);
+      return await miss(opts, cache, head, entryKey, kind, ttl, entry, plan);
     } finally {
       if (learned !== undefined) {
         learning.delete(opts.path);
@@ -307,6 +389,7 @@ export function memorize<TContext = object>(
     kind: 'validated' | 'raw' | undefined,
     ttl: number | undefined,
     stale: MemoEntry | undefined,
+    plan: GuardPlan | undefined,
   ): Promise<StepResult> {
     const { getRawInput } = opts;
     let readRaw = false;
@@ -339,7 +422,7 @@ export function memorize<TContext = object>(
     // the flight cannot give the resolver a signal shared by every waiting call. It lets
     // a call that aborts stop waiting at once, and when the resolver then fails, a call
     // still waiting runs it again with its own signal (see singleFlight).
-    const { data, source, stored, expiresAt } = await memoizer.computeThrough(cache, {
+    const { data, source, stored, expiresAt, tags } = await memoizer.computeThrough(cache, {
       key: entryKey,
       ttl,
       compute: async () => {
@@ -351,6 +434,7 @@ export function memorize<TContext = object>(
       signal: opts.signal,
       storeKeyOf,
       stale,
+      guards: plan,
       alternateKey: kind === undefined ? validatedKey(head, opts.input) : undefined,
     });
     reportMemorized(opts, {
@@ -361,6 +445,7 @@ export function memorize<TContext = object>(
       expire: ttl,
       staleWhileRevalidate,
       staleIfError,
+      tags,
     });
     return { ok: true, data, marker } as StepResult;
   }
@@ -371,7 +456,14 @@ export function memorize<TContext = object>(
     return opts.next();
   }
 
-  const tag: MemorizeTag = { expire, namespace, visibility, cache: givenCache };
+  const tag: MemorizeTag = {
+    expire,
+    namespace,
+    visibility,
+    cache: givenCache,
+    key,
+    tags: tags === undefined ? undefined : typeof tags === 'function' ? 'computed' : fixedTags,
+  };
   Object.defineProperty(memorizeMiddleware, MEMORIZE_TAG, { value: tag });
   return memorizeMiddleware as unknown as MemorizeMiddleware<TContext>;
 }
@@ -383,6 +475,28 @@ function validatedKey(head: string, input: unknown): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The input states guarding a scoped entry: of the call part it is read under, and
+ * while the procedure's input kind is unknown, of the validated input it may be
+ * stored under.
+ */
+function scopedGuardKeys(
+  procedureHead: string,
+  callPart: string,
+  kind: 'validated' | 'raw' | undefined,
+  input: unknown,
+): string[] {
+  const keys = [inputStateKey(procedureHead, callPart)];
+  if (kind !== undefined || callPart.startsWith('=')) return keys;
+  try {
+    const validated = inputStateKey(procedureHead, stableKey(input));
+    if (validated !== keys[0]) keys.push(validated);
+  } catch {
+    // Not keyable: it is not stored under it either.
+  }
+  return keys;
 }
 
 /** The entry under the validated-input key, when that key can be built. */

@@ -1,6 +1,7 @@
 import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { CacheManager } from '../cache/manager.js';
+import { type NormalizedTarget, uniqueTargets } from './invalidation.js';
 
 /**
  * Set on the middleware function `memorize()` returns; `cachePolicy(router)` finds
@@ -17,6 +18,10 @@ export interface MemorizeTag {
   visibility: 'public' | 'private';
   /** The cache the middleware uses, when given explicitly. */
   cache: unknown;
+  /** The `key` function, when given (input targets call it). */
+  key?: unknown;
+  /** The tags: a fixed list, `'computed'` when a function of the call, `undefined` for none. */
+  tags?: readonly string[] | 'computed' | undefined;
 }
 
 /**
@@ -27,9 +32,9 @@ export interface MemorizeTag {
  */
 export const INVALIDATES_TAG: unique symbol = Symbol.for('trpc-memory.invalidates');
 
-/** @internal `paths` is `undefined` when they are computed per call. */
+/** @internal `targets` is `undefined` when they are computed per call. */
 export interface InvalidatesTag {
-  paths: readonly string[] | undefined;
+  targets: readonly NormalizedTarget[] | undefined;
 }
 
 type Tagged = { [MEMORIZE_TAG]?: MemorizeTag; [INVALIDATES_TAG]?: InvalidatesTag };
@@ -48,7 +53,7 @@ export function memorizeTagOf(procedure: unknown): MemorizeTag | undefined {
   return undefined;
 }
 
-/** The static paths of the `invalidates()` middlewares on `procedure`, if any. @internal */
+/** The static targets of the `invalidates()` middlewares on `procedure`, if any. @internal */
 export function invalidatesTagOf(procedure: unknown): InvalidatesTag | undefined {
   let found: InvalidatesTag | undefined;
   for (const middleware of middlewaresOf(procedure)) {
@@ -59,10 +64,10 @@ export function invalidatesTagOf(procedure: unknown): InvalidatesTag | undefined
       found === undefined
         ? tag
         : {
-            paths:
-              found.paths === undefined || tag.paths === undefined
+            targets:
+              found.targets === undefined || tag.targets === undefined
                 ? undefined
-                : [...new Set([...found.paths, ...tag.paths])],
+                : uniqueTargets([...found.targets, ...tag.targets]),
           };
   }
   return found;

@@ -66,6 +66,20 @@ const appRouter = t.router({
     .input(id)
     .use(invalidates(['fast', 'slow']))
     .mutation(({ input }) => input.id),
+  tagged: t.procedure
+    .input(id)
+    .use(memorize({ expire: 5, tags: ({ input }) => [`post:${(input as { id: string }).id}`, 'all posts'] }))
+    .query(({ input }) => input.id),
+  touch: t.procedure
+    .input(id)
+    .use(
+      invalidates<Ctx, { id: string }>(({ input }) => [
+        'plain',
+        { path: 'fast', input: { id: input.id } },
+        { tag: `post:${input.id}` },
+      ]),
+    )
+    .mutation(({ input }) => input.id),
 });
 
 let server: Served;
@@ -222,6 +236,30 @@ describe('cacheHeaders(): invalidation report', () => {
     expect(response.status).toBe(200);
     expect(entries(response, 'trpc-memory-invalidates')).toEqual(['fast slow']);
     expect(entries(response, 'trpc-memory-ttl')).toEqual(['-']);
+  });
+});
+
+describe('cacheHeaders(): tags and targets', () => {
+  it("reports each result's tags (on a miss and on a hit), and a mutation's input and tag targets", async () => {
+    const a = fresh();
+    const encode = (tag: string) => encodeURIComponent(JSON.stringify(tag));
+    const tags = `${encode(`post:${a.id}`)} ${encode('all posts')}`;
+    for (let i = 0; i < 2; i++) {
+      const response = await server.batch([
+        ['tagged', a],
+        ['plain', a],
+        ['fast', a],
+      ]);
+      expect(entries(response, 'trpc-memory-tags')).toEqual([tags, '-', '-']);
+      expect(entries(response, 'trpc-memory-cache')?.[0]).toBe(i === 0 ? 'miss' : 'hit');
+    }
+    const response = await server.mutate('touch', a);
+    expect(entries(response, 'trpc-memory-invalidates')).toEqual([
+      `plain input=fast=${encodeURIComponent(JSON.stringify({ id: a.id }))} tag=${encode(`post:${a.id}`)}`,
+    ]);
+    // And the server dropped the tagged entry.
+    const after = await server.batch([['tagged', a]]);
+    expect(entries(after, 'trpc-memory-cache')).toEqual(['miss']);
   });
 });
 

@@ -51,6 +51,23 @@ describe('cachePolicy(router)', () => {
     expect(JSON.parse(JSON.stringify(policy))).toEqual(policy);
   });
 
+  it('lists fixed tags (or computed), and static input and tag targets', () => {
+    const router = t.router({
+      a: t.procedure.use(memorize({ expire: 5, tags: ['x', 'y'] })).query(() => 1),
+      b: t.procedure.use(memorize({ expire: 5, tags: () => ['z'] })).query(() => 1),
+      m: t.procedure
+        .use(invalidates(['a', { path: 'b', input: { id: '1' } }, { path: 'b' }, { tag: 'x' }]))
+        .mutation(() => 1),
+    });
+    const policy = cachePolicy(router);
+    expect(policy).toEqual({
+      a: { expire: 5, tags: ['x', 'y'] },
+      b: { expire: 5, tags: 'computed' },
+      m: { invalidates: ['a', { path: 'b', input: { id: '1' } }, { path: 'b' }, { tag: 'x' }] },
+    });
+    expect(JSON.parse(JSON.stringify(policy))).toEqual(policy);
+  });
+
   it("takes the global cache's default expire, and omits expire when results never expire", () => {
     const router = t.router({ a: t.procedure.use(memorize()).query(() => 1) });
     expect(cachePolicy(router)).toEqual({ a: {} });

@@ -186,11 +186,14 @@ describe('invalidates(paths)', () => {
 });
 
 describe('invalidates(): mistakes', () => {
-  it('rejects paths that are not a list of paths or a function, and unknown options, at once', () => {
+  it('rejects targets that are not a list of targets or a function, and unknown options, at once', () => {
     expect(() => invalidates('post.byId' as unknown as string[])).toThrow(InvalidOptionError);
     expect(() => invalidates(['post.byId', ''])).toThrow(
-      /option "paths" must be an array of procedure paths/,
+      /option "targets" must be one of an array of targets: procedure paths such as 'post.list'/,
     );
+    expect(() => invalidates([{ path: 'a', inputs: 1 } as never])).toThrow(/option "targets"/);
+    expect(() => invalidates([{ tag: '' }])).toThrow(/option "targets"/);
+    expect(() => invalidates([{ tag: 'x', path: 'a' } as never])).toThrow(/option "targets"/);
     expect(() => invalidates(['a'], { router: {} as unknown as () => AnyTRPCRouter })).toThrow(
       /option "router" must be a function returning the app router/,
     );

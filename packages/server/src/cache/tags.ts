@@ -1,0 +1,263 @@
+import type { MaybePromise } from '../backends/types.js';
+import type { Cache } from './cache.js';
+import { coreOf } from './cache-internals.js';
+import type { EntryGuards } from './codec.js';
+import { EPOCH_STATE, tagStateKey } from './key.js';
+
+/**
+ * Tags and input targets: how an entry stored under one key is dropped by an
+ * invalidation that names something else (a tag, an input of a scoped procedure).
+ *
+ * The mechanism is a **token per state key** (a tag's `%T:<tag>`, a scoped input's
+ * `%I:<namespace>:<call>`, see the key module), stored as an ordinary entry:
+ * - before a computation starts, the tokens of the keys its entry will depend on
+ *   are read (a missing one is created with a fresh random token), and the entry is
+ *   stored with them (its `guarded` header);
+ * - a read of a guarded entry reads those keys too and serves the entry only when
+ *   each still holds the token it was stored with;
+ * - invalidating deletes the state key. Every entry that recorded its token is dead
+ *   from then on, wherever it lives (any slot of a Cluster, any tier), with one
+ *   delete however many entries carry the tag, and no entry has to be found.
+ *
+ * Deleting instead of bumping a counter needs no atomic increment (a lost update of a
+ * read-modify-write could let an entry through) and makes a missing key (evicted,
+ * expired) read as "invalidated": a guard can only fail towards a miss.
+ *
+ * Why a token read before the computation: a tag invalidated while the resolver runs
+ * deletes the token the entry is about to be stored with, so the late store is dead
+ * on arrival. Tags computed from the result (`tags: ({ data }) => …`) are only known
+ * afterwards; for them the cache's **epoch** (`%E`) plays the token's part: it is
+ * read before the computation, every tag invalidation deletes it before the tags,
+ * and the result is stored only when the epoch is unchanged afterwards.
+ *
+ * Cost: an unguarded entry is read exactly as before. A guarded hit reads one more
+ * key per guard, issued together with the entry read when the guards are known in
+ * advance (static tags, scoped inputs), so one round trip on Redis.
+ */
+
+/** One dependency of a guarded entry: a state key and the token it held. */
+export type Guard = readonly [key: string, token: string];
+
+/** Read as "not the token of any entry": a failed read must fail the guard. */
+const FAILED = '\u0000failed';
+
+/**
+ * Created tokens live at least this long (seconds), or as long as the entry that
+ * created them when longer; never for an entry that never expires. A token that
+ * expires only turns its entries into misses, so this bounds the state a cache
+ * keeps for tags no longer used, at the price of a refill per day per tag.
+ */
+export const TOKEN_TTL_FLOOR = 86_400;
+
+function newToken(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+/**
+ * The token under the state key `key` (relative to the prefix): a string, or
+ * `undefined` when absent; a failed read (reported) reads as a token no entry
+ * holds. Synchronous on a synchronous backend.
+ */
+export function readToken(cache: Cache, key: string): MaybePromise<string | undefined> {
+  const core = coreOf(cache);
+  const full = core.head + key;
+  let got: ReturnType<Cache['backend']['get']>;
+  try {
+    got = core.backend.get(full);
+  } catch (error) {
+    core.report('get', full, error);
+    return FAILED;
+  }
+  if (typeof got === 'string' || got == null) return got ?? undefined;
+  return got.then(
+    (token) => token ?? undefined,
+    (error: unknown) => {
+      core.report('get', full, error);
+      return FAILED;
+    },
+  );
+}
+
+/** Starts reading the tokens of `keys` at once (one round trip on Redis), by key. */
+export function prefetchTokens(
+  cache: Cache,
+  keys: readonly string[],
+): Map<string, MaybePromise<string | undefined>> {
+  const tokens = new Map<string, MaybePromise<string | undefined>>();
+  for (const key of keys) tokens.set(key, readToken(cache, key));
+  return tokens;
+}
+
+/**
+ * Whether every guard of `guarded` still holds: each key holds the token the entry
+ * was stored with. Reads what `prefetched` does not already hold.
+ */
+export function guardsHold(
+  cache: Cache,
+  guarded: EntryGuards,
+  prefetched?: Map<string, MaybePromise<string | undefined>>,
+): MaybePromise<boolean> {
+  const { guards } = guarded;
+  const pending: Promise<boolean>[] = [];
+  for (const [key, token] of guards) {
+    const current = prefetched?.get(key) ?? readToken(cache, key);
+    if (typeof current === 'string' || current === undefined) {
+      if (current !== token) return false;
+    } else {
+      pending.push(current.then((value) => value === token));
+    }
+  }
+  if (pending.length === 0) return true;
+  return Promise.all(pending).then((held) => held.every(Boolean));
+}
+
+/**
+ * The current tokens of `keys`, creating the missing ones (with a fresh token, for
+ * at least {@link TOKEN_TTL_FLOOR} seconds or `ttl`); `undefined` when one could not
+ * be read or written (reported): an entry must then not be stored, since nothing
+ * could invalidate it.
+ */
+export async function ensureTokens(
+  cache: Cache,
+  keys: readonly string[],
+  ttl: number | undefined,
+  prefetched?: Map<string, MaybePromise<string | undefined>>,
+): Promise<Guard[] | undefined> {
+  const guards = await Promise.all(
+    keys.map(async (key): Promise<Guard | undefined> => {
+      // A prefetched token was read before this computation started: still good.
+      const current = await (prefetched?.get(key) ?? readToken(cache, key));
+      if (current === FAILED) return undefined;
+      if (current !== undefined) return [key, current];
+      const created = await createToken(cache, key, ttl);
+      return created === undefined ? undefined : [key, created];
+    }),
+  );
+  return guards.every((guard) => guard !== undefined) ? (guards as Guard[]) : undefined;
+}
+
+/** Token creations in progress, per cache and state key: concurrent misses share one. */
+const creating = new WeakMap<Cache, Map<string, Promise<string | undefined>>>();
+
+/**
+ * Writes a fresh token under `key` and reads back what is there: when several
+ * writers race (other processes), every one of them ends up with the last one
+ * written, so their entries agree. `undefined` when the write failed or the key
+ * was deleted meanwhile (an invalidation: the entry must not be stored).
+ */
+function createToken(cache: Cache, key: string, ttl: number | undefined): Promise<string | undefined> {
+  let pending = creating.get(cache);
+  if (pending === undefined) {
+    pending = new Map();
+    creating.set(cache, pending);
+  }
+  const running = pending.get(key);
+  if (running !== undefined) return running;
+  const core = coreOf(cache);
+  const full = core.head + key;
+  const tokenTtl = ttl === undefined ? undefined : Math.max(ttl, TOKEN_TTL_FLOOR);
+  const created = (async (): Promise<string | undefined> => {
+    try {
+      await core.backend.set(full, newToken(), tokenTtl);
+    } catch (error) {
+      core.report('set', full, error);
+      return undefined;
+    }
+    const token = await readToken(cache, key);
+    return token === FAILED ? undefined : token;
+  })();
+  const map = pending;
+  map.set(key, created);
+  void created.finally(() => map.delete(key));
+  return created;
+}
+
+/** The epoch's token before a computation whose tags are known only afterwards. */
+export async function readEpoch(cache: Cache): Promise<string | undefined> {
+  const guards = await ensureTokens(cache, [EPOCH_STATE], undefined);
+  return guards?.[0]?.[1];
+}
+
+/** Whether no tag was invalidated since {@link readEpoch} returned `epoch`. */
+export async function epochHolds(cache: Cache, epoch: string): Promise<boolean> {
+  return (await readToken(cache, EPOCH_STATE)) === epoch;
+}
+
+/**
+ * Invalidates the state keys `keys`: every entry guarded by one of them is dead
+ * from now on. With `tags` (keys of tags), the epoch is deleted first, so a
+ * computation whose tags are known only afterwards cannot store a result that
+ * started before. Rejects (after reporting) when the backend fails: the caller
+ * asked for entries to be gone.
+ */
+export async function invalidateStates(cache: Cache, keys: readonly string[], tags: boolean): Promise<void> {
+  const core = coreOf(cache);
+  const drop = async (key: string) => {
+    try {
+      await core.backend.delete(core.head + key);
+    } catch (error) {
+      core.report('delete', core.head + key, error);
+      throw error;
+    }
+  };
+  if (tags) await drop(EPOCH_STATE);
+  await Promise.all(keys.map(drop));
+}
+
+/** What the memoizer knows, before a call computes, about the guards its entry will have. */
+export interface GuardPlan {
+  /** State keys known before the computation: fixed tags, a scoped call's input. */
+  readonly keys: readonly string[];
+  /** The fixed tags (reported with the entry). */
+  readonly tags: readonly string[];
+  /** Tags computed from the result, when the tags are a function; throws for a bad return. */
+  readonly tagsOf: ((data: unknown) => readonly string[]) | undefined;
+  /** The tokens of `keys`, read together with the entry (the hit path). */
+  readonly prefetched: Map<string, MaybePromise<string | undefined>> | undefined;
+}
+
+/** What {@link prepareGuards} read before the computation. */
+export interface PreparedGuards {
+  guards: Guard[] | undefined;
+  epoch: string | undefined;
+}
+
+/**
+ * Before a computation: the tokens of the plan's keys (created when missing) and,
+ * when tags are computed from the result, the epoch.
+ */
+export async function prepareGuards(
+  cache: Cache,
+  plan: GuardPlan,
+  ttl: number | undefined,
+): Promise<PreparedGuards> {
+  const [epoch, guards] = await Promise.all([
+    plan.tagsOf === undefined ? undefined : readEpoch(cache),
+    plan.keys.length === 0 ? [] : ensureTokens(cache, plan.keys, ttl, plan.prefetched),
+  ]);
+  return { guards, epoch };
+}
+
+/**
+ * After a computation: the tags and guards to store the entry with, or `null` when
+ * it must not be stored (a token could not be read or written, or a tag was
+ * invalidated while it computed a result whose tags were not known before).
+ */
+export async function finishGuards(
+  cache: Cache,
+  plan: GuardPlan,
+  prepared: PreparedGuards,
+  data: unknown,
+  ttl: number | undefined,
+): Promise<EntryGuards | null> {
+  if (prepared.guards === undefined) return null;
+  if (plan.tagsOf === undefined) return { tags: plan.tags, guards: prepared.guards };
+  const computed = plan.tagsOf(data);
+  if (prepared.epoch === undefined) return null;
+  const known = new Set(plan.keys);
+  const keys = [...new Set(computed.map(tagStateKey))].filter((key) => !known.has(key));
+  const more = await ensureTokens(cache, keys, ttl);
+  // Read after the tokens: an invalidation deletes the epoch before its tags (see above).
+  if (more === undefined || !(await epochHolds(cache, prepared.epoch))) return null;
+  return { tags: [...new Set([...plan.tags, ...computed])], guards: [...prepared.guards, ...more] };
+}

@@ -40,7 +40,7 @@ const caller = t.createCallerFactory(router)({});
 const n = Number(count);
 let best = Number.POSITIVE_INFINITY;
 // Warm-up first: the JIT's work then falls outside the rounds an instruction count compares.
-for (let i = 0; i < 2_000; i++) await caller.q();
+for (let i = 0; i < 20_000; i++) await caller.q();
 for (let round = 0; round < Number(roundsArg); round++) {
   gc();
   const start = process.hrtime.bigint();

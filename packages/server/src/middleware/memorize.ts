@@ -315,7 +315,7 @@ export function memorize<TContext = object, TData = unknown>(
       entry = await readValidated(memoizer, cache, head, opts.input);
     }
     if (entry?.guarded !== undefined) {
-      const held = guardsHold(cache, entry.guarded, prefetched);
+      const held = holds(cache, entry, prefetched);
       if (held !== true && (held === false || !(await held))) entry = undefined;
     }
     if (entry !== undefined && entry.stale !== true) {
@@ -331,28 +331,8 @@ export function memorize<TContext = object, TData = unknown>(
       });
       return { ok: true, data: entry.value, marker } as StepResult;
     }
-    const plan: GuardPlan | undefined =
-      guardKeys.length === 0 && tagsOf === undefined
-        ? undefined
-        : {
-            keys: guardKeys,
-            tags: fixedTags,
-            prefetched,
-            tagsOf:
-              tagsOf === undefined
-                ? undefined
-                : (data) =>
-                    checkTags(
-                      WHERE,
-                      opts.path,
-                      tagsOf({
-                        path: opts.path,
-                        input: opts.input,
-                        ctx: opts.ctx as TContext,
-                        data: data as TData,
-                      }),
-                    ),
-          };
+    const plan =
+      guardKeys.length === 0 && tagsOf === undefined ? undefined : planOf(opts, guardKeys, prefetched);
 
     let learned: (() => void) | undefined;
     if (kind === undefined) {
@@ -378,6 +358,34 @@ export function memorize<TContext = object, TData = unknown>(
         learned();
       }
     }
+  }
+
+  /** The guards of a call's entry: its fixed tags, its scoped input, the tags computed from its result. */
+  function planOf(
+    opts: CallOptions,
+    keys: readonly string[],
+    prefetched: GuardPlan['prefetched'],
+  ): GuardPlan {
+    const computed = tagsOf;
+    return {
+      keys,
+      tags: fixedTags,
+      prefetched,
+      tagsOf:
+        computed === undefined
+          ? undefined
+          : (data) =>
+              checkTags(
+                WHERE,
+                opts.path,
+                computed({
+                  path: opts.path,
+                  input: opts.input,
+                  ctx: opts.ctx as TContext,
+                  data: data as TData,
+                }),
+              ),
+    };
   }
 
   /** The miss path; when `kind` is unknown, it also finds out whether a later step reads the raw input. */
@@ -475,6 +483,15 @@ function validatedKey(head: string, input: unknown): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a guarded entry's guards still hold (a plain boolean on a synchronous backend). */
+function holds(
+  cache: Cache,
+  entry: MemoEntry,
+  prefetched: GuardPlan['prefetched'],
+): boolean | Promise<boolean> {
+  return entry.guarded === undefined ? true : guardsHold(cache, entry.guarded, prefetched);
 }
 
 /**

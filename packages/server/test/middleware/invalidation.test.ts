@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { RedisBackend } from '../../src/backends/redis.js';
+import { TieredBackend } from '../../src/backends/tiered.js';
 import type { CacheBackend } from '../../src/backends/types.js';
 import { type Cache, type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
 import { invalidates } from '../../src/middleware/invalidates.js';
@@ -412,4 +413,41 @@ invalidationSuite('RedisBackend on a Redis Cluster', async () => {
       await cluster?.stop();
     },
   };
+});
+
+describe('tags across the L1 tiers of several instances (TieredBackend)', () => {
+  it('a tag invalidated through one instance drops the entries the other serves from its L1', async () => {
+    const channel = `tags-test-${randomUUID()}`;
+    const prefix = `tags-tiered-${randomUUID().slice(0, 8)}`;
+    const [a, b] = [0, 1].map(() => new TieredBackend(REDIS_URL, { channel }));
+    try {
+      await vi.waitFor(() => expect(a!.busUp && b!.busUp).toBe(true), { timeout: 10_000, interval: 20 });
+      const caches = [a!, b!].map((backend) => createCache(backend, { prefix, expire: 60 }));
+      let calls = 0;
+      const loaders = caches.map((cache) =>
+        memorizeFn({ cache, namespace: 'post', tags: ({ input }) => [`post:${input[0]}`] })(
+          async (id: string) => {
+            calls++;
+            return { id };
+          },
+        ),
+      );
+      await loaders[0]!('1');
+      await loaders[1]!('1'); // from Redis, now in b's L1 with the tag's token
+      await loaders[1]!('1');
+      expect(calls).toBe(1);
+      await invalidate([{ tag: 'post:1' }], { cache: caches[0]! });
+      // The token's delete reaches b's L1 through the bus like any other key's.
+      await vi.waitFor(
+        async () => {
+          await loaders[1]!('1');
+          expect(calls).toBe(2);
+        },
+        // Well within the L1 life of a lost bus (5 s): only the bus message can have done it.
+        { timeout: 2_000, interval: 20 },
+      );
+    } finally {
+      await Promise.all([a!.close(), b!.close()]);
+    }
+  });
 });

@@ -74,3 +74,55 @@ describe('decodeEntryMemoized (the hit path of Cache.read)', () => {
     expect(local.decode('k1', encodeEntry({ i: 1 }, undefined)).value).toEqual({ i: 1 });
   });
 });
+
+describe('shared reads (by-reference hits)', () => {
+  it('hand every shared read of an entry one deep-frozen value, and copy reads stay fresh and mutable', () => {
+    const local = new DecodeMemo();
+    const raw = encodeEntry({ list: [{ id: 1, tags: ['a'] }], meta: { n: 1 } }, 50);
+    const copy = local.decode('k', raw);
+    const first = local.decode('k', raw, true);
+    const second = local.decode('k', raw, true);
+    expect(second).toBe(first);
+    expect(first).toEqual({ value: decodeEntry(raw).value, expiresAt: 50 });
+    const shared = first.value as { list: { tags: string[] }[]; meta: { n: number } };
+    expect(() => shared.list[0]!.tags.push('x')).toThrow(TypeError);
+    expect(() => {
+      shared.meta.n = 2;
+    }).toThrow(TypeError);
+    expect(() => {
+      (first as { expiresAt: number }).expiresAt = 1;
+    }).toThrow(TypeError);
+    (copy.value as { meta: { n: number } }).meta.n = 3;
+    const later = local.decode('k', raw);
+    expect(later.value).toEqual(decodeEntry(raw).value);
+    expect(Object.isFrozen(later.value)).toBe(false);
+    expect(later.value).not.toBe(shared);
+  });
+
+  it('share the value parsed by the first read when that read is a shared one', () => {
+    const local = new DecodeMemo();
+    const raw = encodeEntry([{ a: 1 }], undefined);
+    const first = local.decode('k', raw, true);
+    expect(local.decode('k', raw, true)).toBe(first);
+    expect(Object.isFrozen((first.value as object[])[0])).toBe(true);
+  });
+
+  it('decode typed entries per read, deep-frozen (a Map or Date is never shared)', () => {
+    const local = new DecodeMemo();
+    const raw = encodeEntry({ at: new Date(5), m: new Map([['k', { v: 1 }]]) }, undefined);
+    const first = local.decode('k', raw, true).value as { at: Date; m: Map<string, { v: number }> };
+    const second = local.decode('k', raw, true).value as typeof first;
+    expect(second).toEqual(decodeEntry(raw).value);
+    expect(second).not.toBe(first);
+    expect(second.m).not.toBe(first.m);
+    expect(Object.isFrozen(second.m.get('k'))).toBe(true);
+  });
+
+  it('share a new value once the stored string changes', () => {
+    const local = new DecodeMemo();
+    const before = local.decode('k', encodeEntry({ v: 1 }, undefined), true);
+    const after = local.decode('k', encodeEntry({ v: 2 }, undefined), true);
+    expect(after.value).toEqual({ v: 2 });
+    expect(before.value).toEqual({ v: 1 });
+  });
+});

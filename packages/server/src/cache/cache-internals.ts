@@ -125,19 +125,31 @@ export class CacheCore {
    * Never throws: failures are reported and read as a miss.
    */
   async read(key: string): Promise<DecodedEntry | undefined> {
-    const full = this.head + key;
+    return this.readAt(this.head + key, false);
+  }
+
+  /**
+   * {@link read} by backend key (`full(key)`: a caller that keeps it saves building
+   * and hashing it per call), answering without a promise when the backend does
+   * (memory): the hit path. With `shared`, a kept entry's value is one deep-frozen
+   * object for every shared read (see the decode memo).
+   */
+  readAt(full: string, shared: boolean): DecodedEntry | undefined | Promise<DecodedEntry | undefined> {
     const got = this.#get(full);
-    // Synchronous backends (memory) answer without a promise: skip the extra tick.
-    const raw = typeof got === 'string' || got === undefined ? got : await got;
-    return raw === undefined ? undefined : this.#live(full, raw);
+    if (typeof got === 'string') return this.#live(full, got, shared);
+    if (got === undefined) return undefined;
+    // A native promise whatever the backend's thenable, so callers can tell it from an entry.
+    return Promise.resolve(got).then((raw) =>
+      raw === undefined ? undefined : this.#live(full, raw, shared),
+    );
   }
 
   /** Like {@link read}, plus the stored string, from which {@link decodeStored} makes further copies. */
-  async readStored(key: string): Promise<{ entry: DecodedEntry; raw: string } | undefined> {
+  async readStored(key: string, shared = false): Promise<{ entry: DecodedEntry; raw: string } | undefined> {
     const full = this.head + key;
     const got = this.#get(full);
     const raw = typeof got === 'string' || got === undefined ? got : await got;
-    const entry = raw === undefined ? undefined : this.#live(full, raw);
+    const entry = raw === undefined ? undefined : this.#live(full, raw, shared);
     return entry === undefined ? undefined : { entry, raw: raw as string };
   }
 
@@ -145,11 +157,11 @@ export class CacheCore {
    * The decoded entry under `key` whether or not it is past its `expiresAt` (the
    * backend keeps entries with grace windows longer), or `undefined`. Never throws.
    */
-  async readAny(key: string): Promise<DecodedEntry | undefined> {
+  async readAny(key: string, shared = false): Promise<DecodedEntry | undefined> {
     const full = this.head + key;
     const got = this.#get(full);
     const raw = typeof got === 'string' || got === undefined ? got : await got;
-    return raw === undefined ? undefined : this.#decode(full, raw);
+    return raw === undefined ? undefined : this.#decode(full, raw, shared);
   }
 
   /** The backend's string under `full`, or `undefined` when absent or when the read failed (reported). */
@@ -173,8 +185,8 @@ export class CacheCore {
   }
 
   /** The decoded entry unless it has expired; `undefined` (reported) when it cannot be decoded. */
-  #live(full: string, raw: string): DecodedEntry | undefined {
-    const entry = this.#decode(full, raw);
+  #live(full: string, raw: string, shared: boolean): DecodedEntry | undefined {
+    const entry = this.#decode(full, raw, shared);
     if (entry === undefined || (entry.expiresAt !== undefined && entry.expiresAt <= now())) return undefined;
     return entry;
   }
@@ -182,15 +194,16 @@ export class CacheCore {
   /**
    * A fresh decoded copy of the entry stored under `key` as `raw` (from
    * {@link readStored} or {@link store}), or `undefined` (reported) when it cannot
-   * be decoded. Does not check the expiry.
+   * be decoded (deep-frozen and shared with `shared`, see {@link readAt}). Does not
+   * check the expiry.
    */
-  decodeStored(key: string, raw: string): DecodedEntry | undefined {
-    return this.#decode(this.head + key, raw);
+  decodeStored(key: string, raw: string, shared = false): DecodedEntry | undefined {
+    return this.#decode(this.head + key, raw, shared);
   }
 
-  #decode(full: string, raw: string): DecodedEntry | undefined {
+  #decode(full: string, raw: string, shared: boolean): DecodedEntry | undefined {
     try {
-      return this.#memo.decode(full, raw);
+      return this.#memo.decode(full, raw, shared);
     } catch (error) {
       this.report('decode', full, error);
       return undefined;

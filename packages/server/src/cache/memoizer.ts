@@ -22,7 +22,10 @@
  * 3. **Per-call copy**: the call whose `compute` ran gets compute's own object;
  *    every call that waited decodes its own copy from the stored entry, so what
  *    one caller mutates no other sees (a value the cache cannot encode is shared
- *    as is). A waiting call counts as a hit once the entry is stored.
+ *    as is). A waiting call counts as a hit once the entry is stored. In
+ *    by-reference mode ({@link MemoizerOptions.byReference}) there is no copy:
+ *    every call, hits and the computing one alike, gets the entry's one
+ *    deep-frozen value.
  *
  * {@link Memoizer.memoize} is read then compute-through, for callers with
  * nothing to do in between (`memorizeFn`); `memorize` calls the two steps itself.
@@ -173,17 +176,31 @@ export interface MemoizerOptions {
   flight?: Flight | undefined;
   /** The grace windows (`staleWhileRevalidate`, `staleIfError`). Default: none. */
   grace?: Grace | undefined;
+  /**
+   * By-reference mode: every call gets one deep-frozen value per stored entry
+   * instead of a copy of its own (the call whose `compute` ran too), so a hit
+   * costs no copy and a mutation throws instead of reaching other callers.
+   * Values holding a Map, Set or Date are still decoded per call (frozen), since
+   * freezing cannot stop `map.set()`. Default: `false` (a copy per call).
+   */
+  byReference?: boolean | undefined;
 }
 
 /** See the module header. */
 export interface Memoizer {
   /**
-   * The entry under `key` (this call's own copy), or `undefined`: the hit path. Never
-   * rejects. A guarded entry (tags) comes back with its `guarded` header: check it
-   * with `guardsHold` before serving it (the adapter reads the tokens it knows of
-   * together with the entry).
+   * The entry under `key` (this call's own copy, or the shared frozen value in
+   * by-reference mode), or `undefined`: the hit path. Never rejects. Answers
+   * without a promise when the backend does (memory) and there is no grace, which
+   * saves the hit a tick; `await` it either way. `full`, when given, is the backend
+   * key of `key` ({@link Memoizer.backendKey}): a caller that keeps it for a key it
+   * reads often saves building and hashing it per call. A guarded entry (tags)
+   * comes back with its `guarded` header: check it with `guardsHold` before
+   * serving it (the adapter reads the tokens it knows of together with the entry).
    */
-  read(cache: Cache, key: string): Promise<MemoEntry | undefined>;
+  read(cache: Cache, key: string, full?: string): MemoEntry | undefined | Promise<MemoEntry | undefined>;
+  /** The backend key of the entry key `key` in `cache` (its prefix prepended). */
+  backendKey(cache: Cache, key: string): string;
   /** The miss path: single-flight compute, store, per-call copy. Rejects only with `compute`'s error (or the abort reason). */
   computeThrough(cache: Cache, call: MissCall): Promise<Outcome>;
   /** {@link read}, then on a miss {@link computeThrough}. */
@@ -195,21 +212,26 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
   const flight = options.flight ?? localFlight();
   const { grace } = options;
   const keep = grace?.keep ?? 0;
+  const shared = options.byReference === true;
 
   /** Without grace, the hit path as it always was; with it, stale entries within a window too. */
   const read: Memoizer['read'] =
     grace === undefined
-      ? (cache, key) => coreOf(cache).read(key)
+      ? (cache, key, full) => {
+          const core = coreOf(cache);
+          return core.readAt(full ?? core.head + key, shared);
+        }
       : async (cache, key) => {
-          const entry: MemoEntry | undefined = await coreOf(cache).readAny(key);
+          const entry: MemoEntry | undefined = await coreOf(cache).readAny(key, shared);
           const expiresAt = entry?.expiresAt;
           if (entry === undefined || expiresAt === undefined) return entry;
           const at = now();
           if (at < expiresAt) return entry;
           if (!within(expiresAt, Math.max(grace.revalidateMs, grace.ifErrorMs), at)) return undefined;
-          entry.stale = true;
-          return entry;
+          // A new object: a by-reference entry is frozen and shared.
+          return { value: entry.value, expiresAt, stale: true };
         };
+  const backendKey = (cache: Cache, key: string) => coreOf(cache).head + key;
 
   const staleOutcome = (entry: MemoEntry): Outcome => ({
     data: entry.value,
@@ -266,7 +288,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
       async (): Promise<Computed> => {
         ran = true;
         // Another flight may have stored the entry between the caller's read and now.
-        const found = await core.readStored(key);
+        const found = await core.readStored(key, shared);
         const guarded = found?.entry.guarded;
         if (found !== undefined && (guarded === undefined || (await guardsHold(cache, guarded)))) {
           const { entry, raw } = found;
@@ -298,8 +320,11 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
           };
         }
         const written = await core.store(storeKey, data, ttl, keep, entryGuards);
+        // By reference, every call (this one too) gets the frozen value decoded from the entry.
+        const frozen =
+          shared && written !== undefined ? core.decodeStored(storeKey, written.raw, true) : undefined;
         return {
-          data,
+          data: frozen === undefined ? data : frozen.value,
           source: 'miss',
           raw: written?.raw,
           stored: written?.stored === true,
@@ -312,7 +337,8 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
     );
     const { stored, expiresAt, tags } = outcome;
     if (ran) return { data: outcome.data, source: outcome.source, stored, expiresAt, tags };
-    const copy = outcome.raw === undefined ? undefined : core.decodeStored(key, outcome.raw);
+    // By reference, the entry's shared frozen value (the memo hands the same one out again).
+    const copy = outcome.raw === undefined ? undefined : core.decodeStored(key, outcome.raw, shared);
     return {
       data: copy === undefined ? outcome.data : copy.value,
       source: stored ? 'hit' : outcome.source,
@@ -342,5 +368,5 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
     return computeThrough(cache, entry === undefined ? call : { ...call, stale: entry });
   };
 
-  return { read, computeThrough, memoize };
+  return { read, backendKey, computeThrough, memoize };
 }

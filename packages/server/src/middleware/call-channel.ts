@@ -144,6 +144,14 @@ export function runInProcess<T>(path: string, fn: () => T): { result: T; call: I
   return { result: storage.run(call, fn), call };
 }
 
+/**
+ * Whether a report can reach anyone now: a `cacheHeaders()` exists, or the
+ * in-process scope storage does. A hit builds its report only then. @internal
+ */
+export function reportsWanted(): boolean {
+  return readers || (globalThis as Shared)[STORAGE] != null;
+}
+
 /** `memorize` reports what it did for a call. @internal */
 export function reportMemorized(call: CallIdentity, report: CallReport): void {
   if (readers) memorizedBy.set(call.getRawInput, report);

@@ -13,6 +13,7 @@ import {
   assertKnownOptions,
   assertNamespace,
   assertTags,
+  byReferenceOf,
   checkTags,
   SHARED_OPTIONS,
   type SharedMemorizeOptions,
@@ -96,7 +97,8 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'cache', 'tags', ...SHARED_
  * never cached; a cache failure never fails the call. The wrapper keeps `fn`'s
  * signature. Every call gets its own copy of the value, except the one that ran
  * `fn`, which gets `fn`'s own object; calls that waited for a value the cache
- * cannot encode (a class instance…) share that object.
+ * cannot encode (a class instance…) share that object. With `byReference: true`
+ * every call gets the entry's one deep-frozen value instead.
  *
  * Two functions with the same name share a namespace, hence entries: give one of
  * them a `namespace` when they compute different things.
@@ -134,6 +136,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
     throw new InvalidOptionError(WHERE, 'key', key, 'a function (...args) => string');
   }
   assertCache(WHERE, givenCache);
+  const byReference = byReferenceOf(WHERE, options.byReference);
 
   return <TFnArgs extends TArgs, TResult>(fn: (...args: TFnArgs) => Promise<TResult>) => {
     if (typeof fn !== 'function') {
@@ -151,6 +154,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
     const prefix = `${namespacePart(name)}:`;
     const memoizer = createMemoizer({
       grace,
+      byReference,
       flight: distributed === undefined ? undefined : distributedFlight(distributed),
     });
 

@@ -22,12 +22,13 @@ import {
   UnsupportedUseError,
 } from '../errors.js';
 import { assertExpire } from '../seconds.js';
-import { reportMemorized } from './call-channel.js';
+import { reportMemorized, reportsWanted } from './call-channel.js';
 import {
   assertCache,
   assertKnownOptions,
   assertNamespace,
   assertTags,
+  byReferenceOf,
   checkTags,
   SHARED_OPTIONS,
   type SharedMemorizeOptions,
@@ -165,6 +166,15 @@ interface CallOptions {
 }
 type StepResult = { ok: true; data: unknown } | { ok: false; error: unknown };
 
+/** Procedure paths whose key heads one `memorize()` keeps (a router has far fewer). */
+const MAX_PATHS = 10_000;
+
+/** The key parts of one procedure path (see `paths` in {@link memorize}). */
+interface PathKeys {
+  head: string;
+  inputless: { cache: Cache; key: string; full: string } | undefined;
+}
+
 // tRPC checks this marker only at compile time (see trpc/trpc#4066).
 const marker = 'middlewareMarker';
 const WHERE = 'memorize()';
@@ -183,7 +193,8 @@ const KNOWN_OPTIONS = ['expire', 'namespace', 'key', 'scope', 'cache', 'tags', .
  * and calls that waited for a concurrent call's computation (single-flight) each
  * decode one from the entry it stored. Only the call whose resolver ran gets the
  * resolver's own object, and calls that waited for a value the cache cannot
- * encode (a class instance…) share that object.
+ * encode (a class instance…) share that object. With `byReference: true` there
+ * is no copy: every call gets the entry's one deep-frozen value.
  *
  * Cancellation stays per call: a call whose request is aborted (the resolver's
  * `signal`) stops waiting at once with its abort reason; the calls waiting with it
@@ -238,12 +249,14 @@ export function memorize<TContext = object, TData = unknown>(
     throw new InvalidOptionError(WHERE, 'scope', scope, "'public' or a function (ctx) => string | null");
   }
   assertCache(WHERE, givenCache);
+  const byReference = byReferenceOf(WHERE, options.byReference);
 
   const scopeOf = scope === 'public' ? undefined : scope;
   const visibility = scopeOf === undefined ? 'public' : 'private';
   const namespaceHead = namespace === undefined ? undefined : `${namespacePart(namespace)}:`;
   const memoizer = createMemoizer({
     grace,
+    byReference,
     flight: distributed === undefined ? undefined : distributedFlight(distributed),
   });
   const fixedTags = typeof tags === 'function' || tags === undefined ? [] : [...new Set(tags)];
@@ -264,12 +277,27 @@ export function memorize<TContext = object, TData = unknown>(
    * startup would otherwise all miss).
    */
   const learning = new Map<string, { key: string; done: Promise<void> }>();
+  /**
+   * Per procedure path: its key head and, once a call without input read it, that
+   * entry's keys, so such calls (one entry, read every call) build and hash no key.
+   */
+  const paths = new Map<string, PathKeys>();
+  function pathKeys(path: string): PathKeys {
+    let keys = paths.get(path);
+    if (keys === undefined) {
+      if (paths.size >= MAX_PATHS) paths.clear();
+      keys = { head: namespaceHead ?? `${namespacePart(path)}:`, inputless: undefined };
+      paths.set(path, keys);
+    }
+    return keys;
+  }
 
   async function memorizeMiddleware(opts: CallOptions): Promise<StepResult> {
     if (opts.type !== 'query') throw notAQuery(opts.path, opts.type);
     const cache = givenCache ?? CacheManager.instance;
 
-    const procedureHead = namespaceHead ?? `${namespacePart(opts.path)}:`;
+    const keys = pathKeys(opts.path);
+    const procedureHead = keys.head;
     let head = procedureHead;
     if (scopeOf !== undefined) {
       const id = scopeOf(opts.ctx as TContext);
@@ -280,24 +308,37 @@ export function memorize<TContext = object, TData = unknown>(
 
     const { getRawInput } = opts;
     const kind = key === undefined ? inputKinds.get(opts.path) : 'raw';
+    let entryKey: string;
+    let full: string | undefined;
     let callPart: string;
-    try {
-      if (key !== undefined) {
-        const given = key({ path: opts.path, input: await getRawInput(), ctx: opts.ctx as TContext });
-        if (typeof given !== 'string') throw badReturn('key', opts.path, given);
-        callPart = userKeySegment(given);
-      } else if (kind === 'validated') {
-        callPart = stableKey(opts.input);
-      } else {
-        callPart = rawInputKey(await getRawInput());
+    if (kind === 'validated' && opts.input === undefined && scopeOf === undefined) {
+      callPart = stableKey(undefined); // a constant
+      const known = keys.inputless;
+      if (known !== undefined && known.cache === cache) ({ key: entryKey, full } = known);
+      else {
+        entryKey = head + callPart;
+        full = memoizer.backendKey(cache, entryKey);
+        keys.inputless = { cache, key: entryKey, full };
       }
-    } catch (error) {
-      // An input without a faithful, bounded key can only be run, not cached.
-      if (!(error instanceof UnkeyableValueError)) throw error;
-      reportUnkeyable(cache, opts.path, error);
-      return passThrough(opts);
+    } else {
+      try {
+        if (key !== undefined) {
+          const given = key({ path: opts.path, input: await getRawInput(), ctx: opts.ctx as TContext });
+          if (typeof given !== 'string') throw badReturn('key', opts.path, given);
+          callPart = userKeySegment(given);
+        } else if (kind === 'validated') {
+          callPart = stableKey(opts.input);
+        } else {
+          callPart = rawInputKey(await getRawInput());
+        }
+      } catch (error) {
+        // An input without a faithful, bounded key can only be run, not cached.
+        if (!(error instanceof UnkeyableValueError)) throw error;
+        reportUnkeyable(cache, opts.path, error);
+        return passThrough(opts);
+      }
+      entryKey = head + callPart;
     }
-    const entryKey = head + callPart;
     const ttl = expire ?? cache.expire;
     // The state keys the entry depends on, read together with it: its fixed tags and,
     // when scoped, its input (an input target drops it in every scope).
@@ -307,7 +348,9 @@ export function memorize<TContext = object, TData = unknown>(
         : [...fixedTagKeys, ...scopedGuardKeys(procedureHead, callPart, kind, opts.input)];
     const prefetched = guardKeys.length === 0 ? undefined : prefetchTokens(cache, guardKeys);
 
-    let entry = await memoizer.read(cache, entryKey);
+    // The hit path: no promise to wait for when the backend answers synchronously.
+    const read = memoizer.read(cache, entryKey, full);
+    let entry = read instanceof Promise ? await read : read;
     if (entry === undefined && kind === undefined && key === undefined) {
       // Not learned here yet, but maybe elsewhere: another copy of this router (a
       // second bundle, another process on the same Redis, the last deploy) that
@@ -319,16 +362,18 @@ export function memorize<TContext = object, TData = unknown>(
       if (held !== true && (held === false || !(await held))) entry = undefined;
     }
     if (entry !== undefined && entry.stale !== true) {
-      reportMemorized(opts, {
-        source: 'hit',
-        stored: true,
-        expiresAt: entry.expiresAt,
-        visibility,
-        expire: ttl,
-        staleWhileRevalidate,
-        staleIfError,
-        tags: entry.guarded?.tags,
-      });
+      if (reportsWanted()) {
+        reportMemorized(opts, {
+          source: 'hit',
+          stored: true,
+          expiresAt: entry.expiresAt,
+          visibility,
+          expire: ttl,
+          staleWhileRevalidate,
+          staleIfError,
+          tags: entry.guarded?.tags,
+        });
+      }
       return { ok: true, data: entry.value, marker } as StepResult;
     }
     const plan =
@@ -522,12 +567,12 @@ function readValidated(
   cache: Cache,
   head: string,
   input: unknown,
-): Promise<MemoEntry | undefined> {
+): MemoEntry | undefined | Promise<MemoEntry | undefined> {
   let callPart: string;
   try {
     callPart = stableKey(input);
   } catch {
-    return Promise.resolve(undefined);
+    return undefined;
   }
   return memoizer.read(cache, head + callPart);
 }

@@ -1,21 +1,24 @@
 /**
- * memorize: the cost of a memorized hit through `createCaller` against the same
- * procedure without memorize, and the hit throughput of memorize's cache path
+ * memorize: the cost of a memorized hit through `createCaller` (and over HTTP)
+ * against the same procedure without memorize, and the hit throughput of memorize's cache path
  * (memory backend) against bentocache's and cacheable's `getOrSet`.
  * `npm run bench -- memorize`
  */
 import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { initTRPC } from '@trpc/server';
-import { createCache, MemoryBackend, memorize, memorizeFn } from '@trpc-memory/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { cacheHeaders, createCache, MemoryBackend, memorize, memorizeFn } from '@trpc-memory/server';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { Cacheable } from 'cacheable';
 import superjson, { SuperJSON } from 'superjson';
+import { Agent } from 'undici';
 import { z } from 'zod';
 import { setKeyHash, stableKey } from '../../packages/server/src/cache/key.js';
 import { sha256Base64url } from '../../packages/server/src/cache/sha256.js';
 import { UnkeyableValueError } from '../../packages/server/src/errors.js';
-import { bestOf, fmt, opsPerSecond, payload, report } from './lib.js';
+import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, payload, report } from './lib.js';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
@@ -86,8 +89,9 @@ async function hitOverhead(): Promise<void> {
 
 /**
  * (a') the same with the repository's 1 KB `payload()` as the result: the copy
- * each hit hands out dominates here, so this is the figure users of real
- * procedures see.
+ * each hit hands out matters here, so this is the figure users of real
+ * procedures see; and the same hit with `byReference: true` (no copy: every
+ * caller gets the entry's one deep-frozen value).
  */
 async function hitOverheadPayload(): Promise<void> {
   const cache = createCache(new MemoryBackend(), { prefix: 'bench-payload' });
@@ -99,12 +103,21 @@ async function hitOverheadPayload(): Promise<void> {
   const router = t.router({
     plain: t.procedure.query(resolve),
     memo: t.procedure.use(memorize({ expire: 60, cache })).query(resolve),
+    memoByReference: t.procedure.use(memorize({ expire: 60, cache, byReference: true })).query(resolve),
   });
   const caller = t.createCallerFactory(router)({});
-  if (JSON.stringify(await caller.memo()) !== JSON.stringify(value)) throw new Error('bench: wrong value');
+  for (const call of [caller.memo, caller.memoByReference]) {
+    if (JSON.stringify(await call()) !== JSON.stringify(value)) throw new Error('bench: wrong value');
+  }
+  const twice = async (call: () => Promise<unknown>) => [await call(), await call()];
+  const [copyA, copyB] = await twice(caller.memo);
+  const [sharedA, sharedB] = await twice(caller.memoByReference);
+  if (copyA === copyB) throw new Error('bench: a hit was not copied');
+  if (sharedA !== sharedB) throw new Error('bench: a by-reference hit was copied');
   const ops = await measure(9, 100_000, {
     plain: () => caller.plain(),
     memo: () => caller.memo(),
+    memoByReference: () => caller.memoByReference(),
   });
   const cost = (name: keyof typeof ops) => `${(1e9 / ops[name]).toFixed(0)} ns/call`;
   report(
@@ -114,6 +127,85 @@ async function hitOverheadPayload(): Promise<void> {
     { op: '<=', value: 1.3 },
     `${cost('memo')} vs ${cost('plain')}`,
   );
+  report(
+    'memorize({ byReference }) hit / plain query, 1 KB payload',
+    ops.plain / ops.memoByReference,
+    'x',
+    { op: '<=', value: 1.1 },
+    `${cost('memoByReference')} vs ${cost('plain')}`,
+  );
+}
+
+/**
+ * (a3) the 1 KB payload over HTTP (tRPC's standalone adapter with `cacheHeaders()`
+ * as its `responseMeta`, as deployed): CPU time of this process per request, server
+ * and keep-alive client together, for a memorized hit (copy and by reference)
+ * against the plain procedure. Each round measures every contender back to back;
+ * the figure is the median of the per-round ratios.
+ */
+async function httpHitOverhead(): Promise<void> {
+  const cache = createCache(new MemoryBackend(), { prefix: 'bench-http' });
+  const t = initTRPC.create();
+  const value = payload();
+  const router = t.router({
+    plain: t.procedure.query(() => value),
+    memo: t.procedure.use(memorize({ expire: 60, cache })).query(() => value),
+    memoByReference: t.procedure.use(memorize({ expire: 60, cache, byReference: true })).query(() => value),
+  });
+  const server = createHTTPServer({ router, responseMeta: cacheHeaders() });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const agent = new Agent({ keepAliveTimeout: 60_000, connections: 8 });
+  const get = (path: string) => async () => {
+    const response = await fetch(`${base}/${path}`, { dispatcher: agent } as RequestInit);
+    if (response.status !== 200) throw new Error(`bench: ${path} answered ${response.status}`);
+    return response.text();
+  };
+  const contenders = { plain: get('plain'), memo: get('memo'), memoByReference: get('memoByReference') };
+  for (const call of Object.values(contenders)) await call();
+  /** Microseconds of this process's CPU per request, 8 requests in flight. */
+  const cpuPerRequest = async (call: () => Promise<unknown>) => {
+    await opsPerSecondConcurrent(call, 500, 8);
+    gc();
+    const before = process.cpuUsage();
+    await opsPerSecondConcurrent(call, 3_000, 8);
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 3_000;
+  };
+  const ratios = { memo: [] as number[], memoByReference: [] as number[] };
+  const best = {
+    plain: Number.POSITIVE_INFINITY,
+    memo: Number.POSITIVE_INFINITY,
+    byReference: Number.POSITIVE_INFINITY,
+  };
+  for (let round = 0; round < 7; round++) {
+    const plain = await cpuPerRequest(contenders.plain);
+    const memo = await cpuPerRequest(contenders.memo);
+    const byReference = await cpuPerRequest(contenders.memoByReference);
+    ratios.memo.push(memo / plain);
+    ratios.memoByReference.push(byReference / plain);
+    best.plain = Math.min(best.plain, plain);
+    best.memo = Math.min(best.memo, memo);
+    best.byReference = Math.min(best.byReference, byReference);
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  report(
+    'HTTP: memorize hit / plain query, 1 KB payload (CPU/request)',
+    median(ratios.memo),
+    'x',
+    undefined,
+    `${best.memo.toFixed(1)} µs vs ${best.plain.toFixed(1)} µs`,
+  );
+  report(
+    'HTTP: memorize({ byReference }) hit / plain query, 1 KB',
+    median(ratios.memoByReference),
+    'x',
+    undefined,
+    `${best.byReference.toFixed(1)} µs vs ${best.plain.toFixed(1)} µs`,
+  );
+  await agent.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 /**
@@ -356,6 +448,7 @@ async function hitThroughput(): Promise<void> {
 export default async function memorizeBench(): Promise<void> {
   await hitOverhead();
   await hitOverheadPayload();
+  await httpHitOverhead();
   await payloadHitOverhead();
   await hashedKeyHitPath();
   await keyBuilding();

@@ -114,3 +114,63 @@ describe('memoizer', () => {
     expect(seen).toEqual(['ns:a']);
   });
 });
+
+describe('memoizer, by reference', () => {
+  it('hands the computing call, concurrent waiters and later hits one deep-frozen value', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer-ref' });
+    const memoizer = createMemoizer({ byReference: true });
+    const hold = gate();
+    const original = { list: [{ id: 1 }], meta: { n: 1 } };
+    const call = {
+      key: 'ns:ref',
+      ttl: 60,
+      compute: async () => {
+        await hold.promise;
+        return original;
+      },
+    };
+    const pending = Array.from({ length: 3 }, () => memoizer.computeThrough(cache, call));
+    hold.open();
+    const outcomes = await Promise.all(pending);
+    const shared = outcomes[0]!.data as typeof original;
+    expect(shared).toEqual(original);
+    // The resolver's own object is left alone; every call gets the entry's frozen value.
+    expect(shared).not.toBe(original);
+    expect(Object.isFrozen(original)).toBe(false);
+    for (const outcome of outcomes) expect(outcome.data).toBe(shared);
+    expect(outcomes.map((outcome) => outcome.source)).toEqual(['miss', 'hit', 'hit']);
+    expect((await memoizer.read(cache, 'ns:ref'))?.value).toBe(shared);
+    expect(() => {
+      shared.meta.n = 2;
+    }).toThrow(TypeError);
+    expect(() => shared.list.push({ id: 2 })).toThrow(TypeError);
+    // A copying memoizer of the same cache still gets fresh, mutable copies.
+    const copy = (await createMemoizer().read(cache, 'ns:ref'))?.value as typeof original;
+    expect(copy).toEqual(original);
+    copy.meta.n = 3;
+    expect(shared.meta.n).toBe(1);
+  });
+
+  it('shares a value that cannot be encoded as the resolver returned it (not stored, not frozen)', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer-ref', onError: () => {} });
+    const memoizer = createMemoizer({ byReference: true });
+    const value = { run: () => 1 };
+    const outcome = await memoizer.memoize(cache, { key: 'ns:fn', ttl: 60, compute: async () => value });
+    expect(outcome).toMatchObject({ source: 'miss', stored: false });
+    expect(outcome.data).toBe(value);
+    expect(Object.isFrozen(value)).toBe(false);
+  });
+
+  it('answers a hit without a promise when the backend answers synchronously', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer-sync' });
+    const memoizer = createMemoizer();
+    await memoizer.memoize(cache, { key: 'ns:s', ttl: 60, compute: async () => ({ a: 1 }) });
+    const read = memoizer.read(cache, 'ns:s');
+    expect(read).not.toBeInstanceOf(Promise);
+    expect(read).toMatchObject({ value: { a: 1 } });
+    expect(memoizer.read(cache, 'ns:s', memoizer.backendKey(cache, 'ns:s'))).toMatchObject({
+      value: { a: 1 },
+    });
+    expect(memoizer.read(cache, 'ns:absent')).toBeUndefined();
+  });
+});

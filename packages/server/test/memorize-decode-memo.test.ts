@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/cache/codec.js';
-import { DecodeMemo } from '../src/cache/decode-memo.js';
+import { DecodeMemo, deepFreeze } from '../src/cache/decode-memo.js';
 
 const memo = new DecodeMemo();
 const decodeEntryMemoized = (key: string, raw: string) => memo.decode(key, raw);
@@ -124,5 +124,21 @@ describe('shared reads (by-reference hits)', () => {
     const after = local.decode('k', encodeEntry({ v: 2 }, undefined), true);
     expect(after.value).toEqual({ v: 2 });
     expect(before.value).toEqual({ v: 1 });
+  });
+});
+
+describe('deepFreeze', () => {
+  it('freezes objects, arrays, Map and Set entries, and leaves a RegExp usable', () => {
+    const value = deepFreeze({
+      list: [{ a: 1 }],
+      m: new Map([['k', { v: 1 }]]),
+      s: new Set([{ w: 1 }]),
+      re: /a/g,
+    });
+    expect(Object.isFrozen(value.list[0])).toBe(true);
+    expect(Object.isFrozen(value.m.get('k'))).toBe(true);
+    expect(Object.isFrozen([...value.s][0])).toBe(true);
+    expect(value.re.test('aa')).toBe(true);
+    expect(value.re.lastIndex).toBe(1);
   });
 });

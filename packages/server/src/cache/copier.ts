@@ -10,7 +10,7 @@
  *
  * called with the entry's leaves `c = ['post-1', ['a', 'b'], 42, 'Ada']`. An object
  * literal is allocated from a ready-made layout and filled by plain stores, so a copy
- * of a 1 KB object costs about a tenth of a generic walk that spreads objects and
+ * of a 1 KB object costs about an eighth of a generic walk that spreads objects and
  * stores keys it reads at run time. Every entry of one shape (`post.byId` for any id)
  * shares one copier, and an array whose items all have one shape (a list of rows)
  * copies them in a loop, so a list of any length has one shape too.

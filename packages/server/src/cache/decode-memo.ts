@@ -280,10 +280,11 @@ function copyOut(template: unknown): unknown {
  * Freezes `value` and everything it holds (object fields, array items, Map and Set
  * entries), so a mutation throws in strict mode. A Map, Set or Date stays mutable
  * through its methods (`set`, `add`, `setTime`): freezing cannot reach their inner
- * state, which is why by-reference reads never share a value holding one.
+ * state, which is why by-reference reads never share a value holding one. A RegExp
+ * is left as it is: `exec()` and `test()` of a global one write its `lastIndex`.
  */
 export function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
+  if (typeof value !== 'object' || value === null || value instanceof RegExp) return value;
   Object.freeze(value);
   if (value instanceof Map) {
     for (const [k, v] of value) {

@@ -16,6 +16,22 @@ export async function opsPerSecond(
   return iterations / (ns / 1e9);
 }
 
+/**
+ * Like {@link opsPerSecond}, but per second of this process's CPU time: time the
+ * process spends waiting for a core (other work on a busy machine) is not counted.
+ */
+export async function opsPerCpuSecond(
+  fn: () => unknown,
+  iterations: number,
+  warmup = Math.min(iterations, 2_000),
+): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const before = process.cpuUsage();
+  for (let i = 0; i < iterations; i++) await fn();
+  const used = process.cpuUsage(before);
+  return iterations / ((used.user + used.system) / 1e6);
+}
+
 /** Operations per second of `fn` with `concurrency` workers sharing `total` operations. */
 export async function opsPerSecondConcurrent(
   fn: () => Promise<unknown>,

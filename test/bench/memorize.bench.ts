@@ -18,17 +18,28 @@ import { z } from 'zod';
 import { setKeyHash, stableKey } from '../../packages/server/src/cache/key.js';
 import { sha256Base64url } from '../../packages/server/src/cache/sha256.js';
 import { UnkeyableValueError } from '../../packages/server/src/errors.js';
-import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, payload, report } from './lib.js';
+import {
+  bestOf,
+  fmt,
+  opsPerCpuSecond,
+  opsPerSecond,
+  opsPerSecondConcurrent,
+  payload,
+  report,
+} from './lib.js';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
-/** Ops/s of each contender, best of interleaved rounds, with a collection before each run. */
+/**
+ * Ops per CPU second of each contender (time spent waiting for a core on a busy
+ * machine is not counted), best of interleaved rounds, with a collection before each run.
+ */
 function measure<K extends string>(rounds: number, n: number, fns: Record<K, () => unknown>) {
   const contenders = {} as Record<K, () => Promise<number>>;
   for (const name of Object.keys(fns) as K[]) {
     contenders[name] = () => {
       gc();
-      return opsPerSecond(fns[name], n, n / 4);
+      return opsPerCpuSecond(fns[name], n, n / 4);
     };
   }
   return bestOf(rounds, contenders);

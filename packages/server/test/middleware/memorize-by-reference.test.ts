@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { initTRPC } from '@trpc/server';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { RedisBackend } from '../../src/backends/redis.js';
@@ -109,6 +109,30 @@ describe('byReference option', () => {
     const first = await load('a');
     expect(await load('a')).toBe(first);
     expect(() => first.rows.push(3)).toThrow(TypeError);
+  });
+
+  it('serves a stale entry within staleWhileRevalidate as the same frozen value, then the refreshed one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(0);
+      const cache = createCache(new MemoryBackend(), { prefix: 'by-ref-grace' });
+      let version = 0;
+      const load = memorizeFn({ cache, expire: 10, staleWhileRevalidate: 60, byReference: true })(
+        async function versioned() {
+          version++;
+          return { version };
+        },
+      );
+      const fresh = await load();
+      vi.setSystemTime(10_000); // the entry expires exactly now
+      const stale = await load();
+      expect(stale).toBe(fresh);
+      expect(Object.isFrozen(stale)).toBe(true);
+      await vi.waitFor(async () => expect(await load()).toEqual({ version: 2 }));
+      expect(Object.isFrozen(await load())).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('is refused at construction time when not a boolean', () => {

@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     redis: 'src/redis.ts',
+    'test-suite': 'src/test-suite.ts',
     // The two transports package.json's "#http-pool" import chooses between by
     // export condition: the main entry imports neither, so a bundle for an edge
     // runtime never sees undici or node:* modules.

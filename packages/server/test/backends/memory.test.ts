@@ -1,15 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { registerBackendSuite } from '@trpc-memory/server/test-suite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { createCache } from '../../src/cache/cache.js';
 import { InvalidOptionError } from '../../src/errors.js';
-import { backendSuite } from './backend-suite.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-backendSuite('MemoryBackend', () => {
-  const backend = new MemoryBackend();
-  return { backend, dispose: () => backend.close() };
-});
+registerBackendSuite(
+  { describe, it, expect, beforeAll, afterAll },
+  { name: 'MemoryBackend', make: () => new MemoryBackend() },
+);
 
 describe('MemoryBackend', () => {
   it('never holds more than maxEntries, evicting the least recently used', () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { registerBackendSuite } from '@trpc-memory/server/test-suite';
 import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
@@ -7,33 +8,35 @@ import { clientKind, type RedisClient } from '../../src/backends/redis-clients.j
 import { createCache } from '../../src/cache/cache.js';
 import { InvalidOptionError, RedisBackendError } from '../../src/errors.js';
 import { closedPort, patient } from '../helpers/redis-server.js';
-import { backendSuite } from './backend-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const unique = (label: string) => `node-redis-test-${label}-${randomUUID().slice(0, 8)}`;
 
-backendSuite('RedisBackend on your node-redis client', async () => {
-  const client = createClient({ url: REDIS_URL });
-  await client.connect();
-  const backend = new RedisBackend(client, patient);
-  return {
-    backend,
-    dispose: async () => {
-      await backend.close();
-      client.destroy();
-    },
-  };
+const suiteApi = { describe, it, expect, beforeAll, afterAll };
+
+let appClient: ReturnType<typeof createClient> | undefined;
+registerBackendSuite(suiteApi, {
+  name: 'RedisBackend on your node-redis client',
+  make: async () => {
+    appClient = createClient({ url: REDIS_URL });
+    await appClient.connect();
+    return new RedisBackend(appClient, patient);
+  },
+  dispose: () => appClient?.destroy(),
 });
 
-backendSuite('RedisBackend on a node-redis RESP3 client whose replies default to Buffers', () => {
+registerBackendSuite(suiteApi, {
+  name: 'RedisBackend on a node-redis RESP3 client whose replies default to Buffers',
   // Never connected by the app: the backend's own connection does not need it to be.
-  const client = createClient({
-    url: REDIS_URL,
-    RESP: 3,
-    commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
-  });
-  const backend = new RedisBackend(client, patient);
-  return { backend, dispose: () => backend.close() };
+  make: () =>
+    new RedisBackend(
+      createClient({
+        url: REDIS_URL,
+        RESP: 3,
+        commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
+      }),
+      patient,
+    ),
 });
 
 describe('RedisBackend on node-redis', () => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { registerBackendSuite } from '@trpc-memory/server/test-suite';
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis.js';
 import { createCache } from '../../src/cache/cache.js';
 import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
-import { backendSuite } from './backend-suite.js';
 
 // Ports reserved for this file.
 const PORTS: [number, number, number] = [testPort(17101), testPort(17102), testPort(17103)];
@@ -23,29 +23,29 @@ const connect = (options: { keyPrefix?: string } = {}) =>
 const connectNodeRedis = () =>
   createCluster({ rootNodes: cluster.nodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })) });
 
-backendSuite('RedisBackend on an ioredis Cluster', () => {
-  const client = connect();
-  const backend = new RedisBackend(client, patient);
-  return {
-    backend,
-    dispose: async () => {
-      await backend.close();
-      await client.quit();
-    },
-  };
+const suiteApi = { describe, it, expect, beforeAll, afterAll };
+
+let ioCluster: Cluster | undefined;
+registerBackendSuite(suiteApi, {
+  name: 'RedisBackend on an ioredis Cluster',
+  make: () => {
+    ioCluster = connect();
+    return new RedisBackend(ioCluster, patient);
+  },
+  dispose: async () => {
+    await ioCluster?.quit();
+  },
 });
 
-backendSuite('RedisBackend on a node-redis cluster', async () => {
-  const client = connectNodeRedis();
-  await client.connect();
-  const backend = new RedisBackend(client, patient);
-  return {
-    backend,
-    dispose: async () => {
-      await backend.close();
-      client.destroy();
-    },
-  };
+let nodeCluster: ReturnType<typeof connectNodeRedis> | undefined;
+registerBackendSuite(suiteApi, {
+  name: 'RedisBackend on a node-redis cluster',
+  make: async () => {
+    nodeCluster = connectNodeRedis();
+    await nodeCluster.connect();
+    return new RedisBackend(nodeCluster, patient);
+  },
+  dispose: () => nodeCluster?.destroy(),
 });
 
 async function spreadAndClear(backend: RedisBackend, perMaster: () => Promise<number[]>): Promise<void> {

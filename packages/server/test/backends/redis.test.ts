@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { registerBackendSuite } from '@trpc-memory/server/test-suite';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis.js';
@@ -12,7 +13,6 @@ import {
   startRedisServer,
   testPort,
 } from '../helpers/redis-server.js';
-import { backendSuite } from './backend-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
@@ -25,21 +25,23 @@ function recorder() {
   return { events, onError: (event: CacheErrorEvent) => events.push(event) };
 }
 
-backendSuite('RedisBackend from a URL', () => {
-  const backend = new RedisBackend(REDIS_URL, patient);
-  return { backend, dispose: () => backend.close() };
+const suiteApi = { describe, it, expect, beforeAll, afterAll };
+
+registerBackendSuite(suiteApi, {
+  name: 'RedisBackend from a URL',
+  make: () => new RedisBackend(REDIS_URL, patient),
 });
 
-backendSuite('RedisBackend on your ioredis client', () => {
-  const client = new Redis(REDIS_URL);
-  const backend = new RedisBackend(client, patient);
-  return {
-    backend,
-    dispose: async () => {
-      await backend.close();
-      await client.quit();
-    },
-  };
+let ownClient: Redis | undefined;
+registerBackendSuite(suiteApi, {
+  name: 'RedisBackend on your ioredis client',
+  make: () => {
+    ownClient = new Redis(REDIS_URL);
+    return new RedisBackend(ownClient, patient);
+  },
+  dispose: async () => {
+    await ownClient?.quit();
+  },
 });
 
 describe('RedisBackend', () => {

@@ -13,7 +13,7 @@ import superjson from 'superjson';
 import { coreOf } from '../../packages/server/src/cache/cache-internals.js';
 import { decodeEntry, encodeEntry } from '../../packages/server/src/cache/codec.js';
 import { startRedisServer, testPort } from '../../packages/server/test/helpers/redis-server.js';
-import { sleep } from '../helpers/time.js';
+import { sleep } from '../../packages/server/test/helpers/time.js';
 import { bestOf, fmt, opsPerSecond, opsPerSecondConcurrent, payload, report } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

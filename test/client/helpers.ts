@@ -18,7 +18,10 @@ import {
   mirrorServerTtl,
 } from '@trpc-memory/client';
 import { expect, vi } from 'vitest';
+import { freezeTime } from '../../packages/server/test/helpers/time.js';
 import type { AppRouter, TestServer } from './fixture.js';
+
+export { freezeTime, T0 } from '../../packages/server/test/helpers/time.js';
 
 export type LinkKind = 'batch' | 'batch-unordered' | 'single' | 'stream';
 
@@ -68,19 +71,6 @@ export function staleAt(queryClient: QueryClient, queryKey: QueryKey): number {
   const ms = staleTimeOf(queryClient, query);
   if (ms === 'static') return Number.POSITIVE_INFINITY;
   return query.state.dataUpdatedAt + ms;
-}
-
-/** The moment every client test starts at: `Date` is frozen there (see {@link freezeTime}). */
-export const T0 = Date.UTC(2030, 0, 1);
-
-/**
- * Fakes `Date` only, frozen at `at`: the client, React Query and the server's cache
- * (same process) read one clock that moves only when the test moves it, so every
- * expiry is exact. Timers stay real, so HTTP, tRPC's batching and React Query's
- * scheduling run as they do in production.
- */
-export function freezeTime(at: number = T0): void {
-  vi.useFakeTimers({ toFake: ['Date'], now: at });
 }
 
 /** A query and the QueryClient holding it. */

@@ -9,7 +9,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { Suspense } from 'react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { until } from '../helpers/time.js';
+import { until } from '../../packages/server/test/helpers/time.js';
 import { startServer, type TestServer, TTL, uid } from './fixture.js';
 import { freezeTime, mirrored, T0 } from './helpers.js';
 

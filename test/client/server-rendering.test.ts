@@ -23,9 +23,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import * as clientProtocol from '../../packages/client/src/protocol.js';
 import * as serverProtocol from '../../packages/server/src/ssr/report-server-ttl.js';
-import { until } from '../helpers/time.js';
-
-const T0 = Date.UTC(2030, 0, 1);
+import { T0, until } from '../../packages/server/test/helpers/time.js';
 
 interface Ctx {
   user: string | null;

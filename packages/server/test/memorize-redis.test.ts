@@ -7,8 +7,9 @@ import { z } from 'zod';
 import { RedisBackend } from '../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../src/cache/cache.js';
 import { memorize } from '../src/middleware/memorize.js';
+import { gate, untilJoined, watchReads } from './helpers/in-flight.js';
 import { closedPort, patient } from './helpers/redis-server.js';
-import { type Ctx, counter, memorizeSuite, serveRouter } from './memorize-suite.js';
+import { arrivals, type Ctx, counter, memorizeSuite, serveRouter } from './memorize-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -49,9 +50,11 @@ describe('memorize on Redis', () => {
     await backend.close();
   });
 
-  it('answers through the resolver within 2 s when Redis is down, and reports it', async () => {
+  // The command deadline is an hour: answering at all (within the test's timeout) shows the calls
+  // did not wait for it. No bound on how fast the machine answers.
+  it('answers through the resolver without waiting for the command deadline when Redis is down, and reports it', async () => {
     const port = await closedPort();
-    const backend = new RedisBackend(`redis://127.0.0.1:${port}`, patient);
+    const backend = new RedisBackend(`redis://127.0.0.1:${port}`, { commandTimeout: 3_600 });
     const events: CacheErrorEvent[] = [];
     const cache = createCache(backend, { prefix: 'down', onError: (event) => events.push(event) });
     const t = initTRPC.context<Ctx>().create();
@@ -63,19 +66,13 @@ describe('memorize on Redis', () => {
         .query(({ input }) => load(input)),
     });
     const caller = t.createCallerFactory(router)({ user: null });
-    for (let i = 0; i < 2; i++) {
-      const start = performance.now();
-      expect(await caller.post({ id: 'x' })).toEqual({ id: 'x' });
-      expect(performance.now() - start).toBeLessThan(2_000);
-    }
+    for (let i = 0; i < 2; i++) expect(await caller.post({ id: 'x' })).toEqual({ id: 'x' });
     expect(load.runs).toBe(2);
 
     const server = await serveRouter(router);
     try {
       const client = createTRPCClient<typeof router>({ links: [httpBatchLink({ url: server.url })] });
-      const start = performance.now();
       expect(await client.post.query({ id: 'y' })).toEqual({ id: 'y' });
-      expect(performance.now() - start).toBeLessThan(2_000);
     } finally {
       await server.close();
     }
@@ -85,15 +82,28 @@ describe('memorize on Redis', () => {
 
   it('still hands each concurrent call its own copy when Redis is down', async () => {
     const port = await closedPort();
-    const backend = new RedisBackend(`redis://127.0.0.1:${port}`, patient);
+    const backend = watchReads(new RedisBackend(`redis://127.0.0.1:${port}`, patient));
     const cache = createCache(backend, { prefix: 'down', onError: () => {} });
     const t = initTRPC.context<Ctx>().create();
-    const load = counter(() => ({ items: [1, 2] }), 50);
+    const upstream = gate();
+    const arrived = arrivals();
+    const load = counter(() => ({ items: [1, 2] }), upstream);
     const router = t.router({
-      list: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+      list: t.procedure
+        .use(arrived)
+        .use(memorize({ expire: 60, cache }))
+        .query(() => load(1)),
     });
     const caller = t.createCallerFactory(router)({ user: null });
-    const [a, b] = await Promise.all([caller.list(), caller.list()]);
+    const calls = Promise.all([caller.list(), caller.list()]);
+    await untilJoined(
+      backend,
+      () => arrived.count,
+      2,
+      () => load.runs,
+    );
+    upstream.open();
+    const [a, b] = await calls;
     expect(load.runs).toBe(1);
     expect(a).not.toBe(b);
     a.items.push(3);

@@ -5,19 +5,27 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { setTimeout } from 'node:timers/promises';
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import type { CacheBackend } from '../src/backends/types.js';
-import { type Cache, createCache } from '../src/cache/cache.js';
+import { type Cache, type CacheOptions, createCache } from '../src/cache/cache.js';
 import { coreOf } from '../src/cache/cache-internals.js';
 import { readCallFacts, readCallFactsFromNowOn } from '../src/middleware/call-channel.js';
 import { memorize } from '../src/middleware/memorize.js';
 import { MEMORIZE_TAG } from '../src/middleware/procedure-tags.js';
+import {
+  type Gate,
+  gate,
+  through,
+  untilJoined as untilCallsJoined,
+  type WatchedBackend,
+  watchReads,
+} from './helpers/in-flight.js';
+import { freezeTime, T0, until } from './helpers/time.js';
 
 // These tests read the per-call channel directly, as a cacheHeaders() does.
 readCallFactsFromNowOn();
@@ -29,24 +37,35 @@ export interface SuiteBackend {
 
 export type Ctx = { user: string | null };
 
-export const sleep = (ms: number) => setTimeout(ms);
-
-/** Resolves once `condition()` holds, checking every few milliseconds. */
-export async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await setTimeout(2);
-}
-
-/** Counts the runs of a resolver, optionally slow. */
-export function counter<TIn, TOut>(compute: (input: TIn) => TOut, delayMs = 0) {
+/** Counts the runs of a resolver; with `held`, each run waits for that gate to open before it computes. */
+export function counter<TIn, TOut>(compute: (input: TIn) => TOut, held?: Gate) {
   const calls: TIn[] = [];
   const fn = async (input: TIn): Promise<TOut> => {
     calls.push(input);
-    if (delayMs > 0) await sleep(delayMs);
+    if (held !== undefined) await held.opened;
     return compute(input);
   };
   return Object.defineProperties(fn as typeof fn & { readonly calls: TIn[]; readonly runs: number }, {
     calls: { value: calls },
     runs: { get: () => calls.length },
+  });
+}
+
+/**
+ * A middleware that counts the calls reaching it: placed just before `memorize`,
+ * it tells how many calls have reached the cache.
+ */
+export function arrivals() {
+  let count = 0;
+  const middleware = initTRPC
+    .context<Ctx>()
+    .create()
+    .middleware(({ next }) => {
+      count++;
+      return next();
+    });
+  return Object.defineProperty(middleware as typeof middleware & { readonly count: number }, 'count', {
+    get: () => count,
   });
 }
 
@@ -71,23 +90,28 @@ export async function serveRouter(router: AnyTRPCRouter) {
 export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | SuiteBackend): void {
   describe(`memorize on ${name}`, () => {
     let subject: SuiteBackend;
+    let backend: WatchedBackend;
     const caches: Cache[] = [];
     beforeAll(async () => {
       subject = await make();
+      backend = watchReads(subject.backend);
+    });
+    afterEach(() => {
+      vi.useRealTimers();
     });
     afterAll(async () => {
       for (const cache of caches) await cache.clear();
       await subject?.dispose?.();
     });
     /** A cache with a prefix of its own: the Redis database is shared with other test files. */
-    const freshCache = (expire?: number): Cache => {
-      const cache = createCache(subject.backend, {
-        prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
-        ...(expire === undefined ? {} : { expire }),
-      });
+    const freshCache = (options: Omit<CacheOptions, 'prefix'> = {}): Cache => {
+      const cache = createCache(backend, { prefix: `memorize-test-${randomUUID().slice(0, 8)}`, ...options });
       caches.push(cache);
       return cache;
     };
+    /** Resolves once `calls` calls have reached memorize and wait on `runs` running resolver(s). */
+    const untilJoined = (arrived: () => number, calls: number, started: () => number, runs = 1) =>
+      untilCallsJoined(backend, arrived, calls, started, runs);
 
     describe('through createCaller', () => {
       it('runs the resolver on a miss and serves the stored result on a hit', async () => {
@@ -114,32 +138,42 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         expect(load.runs).toBe(3);
       });
 
-      it('expires entries after `expire` seconds', async () => {
+      // On the frozen clock: the entry is served up to its last millisecond and not at its expiry.
+      // (The backend's own expiry, in real time, is the backend suite's subject.)
+      it('expires entries after `expire` seconds, to the millisecond', async () => {
+        freezeTime();
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
         const load = counter(() => ({ at: Date.now() }));
         const router = t.router({
-          now: t.procedure.use(memorize({ expire: 0.2, cache })).query(() => load(1)),
+          now: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
         });
         const caller = t.createCallerFactory(router)({ user: null });
-        const first = await caller.now();
-        expect(await caller.now()).toEqual(first);
+        expect(await caller.now()).toEqual({ at: T0 });
+        vi.setSystemTime(T0 + 59_999);
+        expect(await caller.now()).toEqual({ at: T0 });
         expect(load.runs).toBe(1);
-        await sleep(300);
-        await caller.now();
+        vi.setSystemTime(T0 + 60_000);
+        expect(await caller.now()).toEqual({ at: T0 + 60_000 });
+        expect(load.runs).toBe(2);
+        // The new entry counts its expire from when it was stored.
+        vi.setSystemTime(T0 + 119_999);
+        expect(await caller.now()).toEqual({ at: T0 + 60_000 });
         expect(load.runs).toBe(2);
       });
 
-      it("uses the cache's default expire when memorize has none", async () => {
-        const cache = freshCache(0.2);
+      it("uses the cache's default expire when memorize has none, to the millisecond", async () => {
+        freezeTime();
+        const cache = freshCache({ expire: 30 });
         const t = initTRPC.context<Ctx>().create();
         const load = counter(() => 'value');
         const router = t.router({ q: t.procedure.use(memorize({ cache })).query(() => load(1)) });
         const caller = t.createCallerFactory(router)({ user: null });
         await caller.q();
+        vi.setSystemTime(T0 + 29_999);
         await caller.q();
         expect(load.runs).toBe(1);
-        await sleep(300);
+        vi.setSystemTime(T0 + 30_000);
         await caller.q();
         expect(load.runs).toBe(2);
       });
@@ -227,17 +261,27 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
       it('runs the resolver once for 50 concurrent calls with the same key (single-flight)', async () => {
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
-        const load = counter((input: { id: string }) => ({ id: input.id, n: Math.random() }), 100);
+        const upstream = gate();
+        const arrived = arrivals();
+        const load = counter((input: { id: string }) => ({ id: input.id, n: Math.random() }), upstream);
         const router = t.router({
           slow: t.procedure
             .input(z.object({ id: z.string() }))
+            .use(arrived)
             .use(memorize({ expire: 60, cache }))
             .query(({ input }) => load(input)),
         });
         const caller = t.createCallerFactory(router)({ user: null });
-        const results = await Promise.all(
+        const calls = Promise.all(
           Array.from({ length: 50 }, (_, i) => caller.slow({ id: i % 2 === 0 ? 'even' : 'odd' })),
         );
+        await untilJoined(
+          () => arrived.count,
+          50,
+          () => load.runs,
+        );
+        upstream.open();
+        const results = await calls;
         expect(load.runs).toBe(2);
         const even = results.filter((result) => result.id === 'even');
         expect(new Set(even.map((result) => result.n)).size).toBe(1);
@@ -249,16 +293,28 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
         const made: object[] = [];
+        const upstream = gate();
+        const arrived = arrivals();
+        const load = counter(() => {
+          const value = { items: [1, 2, 3], meta: { n: 3 } };
+          made.push(value);
+          return value;
+        }, upstream);
         const router = t.router({
-          list: t.procedure.use(memorize({ expire: 60, cache })).query(async () => {
-            await sleep(50);
-            const value = { items: [1, 2, 3], meta: { n: 3 } };
-            made.push(value);
-            return value;
-          }),
+          list: t.procedure
+            .use(arrived)
+            .use(memorize({ expire: 60, cache }))
+            .query(() => load(1)),
         });
         const caller = t.createCallerFactory(router)({ user: null });
-        const results = await Promise.all([caller.list(), caller.list(), caller.list()]);
+        const calls = Promise.all([caller.list(), caller.list(), caller.list()]);
+        await untilJoined(
+          () => arrived.count,
+          3,
+          () => load.runs,
+        );
+        upstream.open();
+        const results = await calls;
         expect(made).toHaveLength(1);
         expect(new Set(results).size).toBe(3);
         // Only the call that ran the resolver gets its object.
@@ -274,21 +330,29 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
       });
 
       it('lets the calls that waited for a value the cache cannot encode share it', async () => {
-        const cache = createCache(subject.backend, {
-          prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
-          onError: () => {},
-        });
-        caches.push(cache);
+        const cache = freshCache({ onError: () => {} });
         class Money {
           constructor(readonly cents: number) {}
         }
         const t = initTRPC.context<Ctx>().create();
-        const load = counter(() => new Money(5), 50);
+        const upstream = gate();
+        const arrived = arrivals();
+        const load = counter(() => new Money(5), upstream);
         const router = t.router({
-          price: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+          price: t.procedure
+            .use(arrived)
+            .use(memorize({ expire: 60, cache }))
+            .query(() => load(1)),
         });
         const caller = t.createCallerFactory(router)({ user: null });
-        const [a, b] = await Promise.all([caller.price(), caller.price()]);
+        const calls = Promise.all([caller.price(), caller.price()]);
+        await untilJoined(
+          () => arrived.count,
+          2,
+          () => load.runs,
+        );
+        upstream.open();
+        const [a, b] = await calls;
         expect(load.runs).toBe(1);
         expect(a).toBeInstanceOf(Money);
         expect(b).toBe(a);
@@ -298,6 +362,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
         const signals: (AbortSignal | undefined)[] = [];
+        const upstream = gate();
         const router = t.router({
           post: t.procedure
             .input(z.object({ id: z.string() }))
@@ -306,7 +371,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
               signals.push(signal);
               const run = signals.length;
               // An upstream request that honours the call's signal.
-              await setTimeout(100, undefined, { signal });
+              await through(upstream, undefined, signal);
               return { id: input.id, run };
             }),
         });
@@ -320,6 +385,9 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const error = await leaving.catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(TRPCError);
         expect((error as TRPCError).cause).toBe(reason);
+        // The call still waiting runs the resolver itself, and gets what its own run returns.
+        await until(() => signals.length === 2, { what: 'the second run' });
+        upstream.open();
         expect(await staying).toEqual({ id: 'a', run: 2 });
         expect(signals).toEqual([first.signal, second.signal]);
         // What the second call computed is cached.
@@ -331,11 +399,11 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
         let finished = false;
-        const load = counter(async (id: string) => {
-          await sleep(80);
+        const upstream = gate();
+        const load = counter((id: string) => {
           finished = true;
           return { id };
-        });
+        }, upstream);
         const router = t.router({
           post: t.procedure
             .input(z.object({ id: z.string() }))
@@ -351,6 +419,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const error = await waiting.catch((caught: unknown) => caught);
         expect(finished).toBe(false);
         expect((error as TRPCError).cause).toMatchObject({ name: 'AbortError' });
+        upstream.open();
         expect(await running).toEqual({ id: 'b' });
         expect(await factory({ user: null }).post({ id: 'b' })).toEqual({ id: 'b' });
         expect(load.runs).toBe(1);
@@ -407,16 +476,28 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
         let fail = true;
+        const upstream = gate();
+        const arrived = arrivals();
         const load = counter(() => {
           if (fail) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'upstream down' });
           return 'fine';
-        }, 50);
+        }, upstream);
         const router = t.router({
-          flaky: t.procedure.use(memorize({ expire: 60, cache })).query(() => load(1)),
+          flaky: t.procedure
+            .use(arrived)
+            .use(memorize({ expire: 60, cache }))
+            .query(() => load(1)),
         });
         const caller = t.createCallerFactory(router)({ user: null });
         // Concurrent calls share the one failure…
-        const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => caller.flaky()));
+        const calls = Promise.allSettled(Array.from({ length: 10 }, () => caller.flaky()));
+        await untilJoined(
+          () => arrived.count,
+          10,
+          () => load.runs,
+        );
+        upstream.open();
+        const outcomes = await calls;
         expect(outcomes.every((outcome) => outcome.status === 'rejected')).toBe(true);
         expect(load.runs).toBe(1);
         // …but it is not kept.
@@ -510,11 +591,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
 
       it('returns a value the cache cannot store, without caching it', async () => {
         const errors: string[] = [];
-        const cache = createCache(subject.backend, {
-          prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
-          onError: (event) => errors.push(event.operation),
-        });
-        caches.push(cache);
+        const cache = freshCache({ onError: (event) => errors.push(event.operation) });
         class Money {
           constructor(readonly cents: number) {}
         }
@@ -571,6 +648,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
       });
 
       it('records a call report per call and tags the middleware', async () => {
+        freezeTime();
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
         const mw = memorize<Ctx>({ expire: 30, cache, scope: (ctx) => ctx.user });
@@ -597,33 +675,38 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
           });
           return readCallFacts(getRawInput)?.memorized;
         };
-        const before = Date.now();
         const miss = await call();
-        expect(miss).toMatchObject({ source: 'miss', visibility: 'private', expire: 30 });
-        expect(miss!.expiresAt).toBeGreaterThanOrEqual(before + 30_000);
+        expect(miss).toEqual({
+          source: 'miss',
+          stored: true,
+          expiresAt: T0 + 30_000,
+          visibility: 'private',
+          expire: 30,
+        });
+        vi.setSystemTime(T0 + 29_999);
         const hit = await call();
         expect(hit).toEqual({ ...miss, source: 'hit' });
       });
 
       it('reports the call that ran the resolver as a miss and the calls that waited for it as hits', async () => {
-        const cache = createCache(subject.backend, {
-          prefix: `memorize-test-${randomUUID().slice(0, 8)}`,
-          onError: () => {},
-        });
-        caches.push(cache);
+        const cache = freshCache({ onError: () => {} });
         const t = initTRPC.context<Ctx>().create();
         class Money {
           constructor(readonly cents: number) {}
         }
+        const upstream = gate();
+        const [postArrivals, priceArrivals] = [arrivals(), arrivals()];
+        const post = counter(() => ({ title: 'hello' }), upstream);
+        const price = counter(() => new Money(5), upstream);
         const router = t.router({
-          post: t.procedure.use(memorize({ expire: 30, cache })).query(async () => {
-            await sleep(30);
-            return { title: 'hello' };
-          }),
-          price: t.procedure.use(memorize({ expire: 30, cache })).query(async () => {
-            await sleep(30);
-            return new Money(5);
-          }),
+          post: t.procedure
+            .use(postArrivals)
+            .use(memorize({ expire: 30, cache }))
+            .query(() => post(1)),
+          price: t.procedure
+            .use(priceArrivals)
+            .use(memorize({ expire: 30, cache }))
+            .query(() => price(1)),
         });
         const call = async (path: 'post' | 'price') => {
           const getRawInput = async () => undefined;
@@ -637,12 +720,25 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
           });
           return readCallFacts(getRawInput)?.memorized;
         };
-        const reports = await Promise.all([call('post'), call('post'), call('post')]);
+        const posts = Promise.all([call('post'), call('post'), call('post')]);
+        const prices = Promise.all([call('price'), call('price')]);
+        await untilJoined(
+          () => postArrivals.count,
+          3,
+          () => post.runs,
+        );
+        await untilJoined(
+          () => priceArrivals.count,
+          2,
+          () => price.runs,
+        );
+        upstream.open();
+        const reports = await posts;
         expect(reports.map((report) => report?.source)).toEqual(['miss', 'hit', 'hit']);
         expect(reports.every((report) => report?.stored === true)).toBe(true);
         expect(new Set(reports.map((report) => report?.expiresAt)).size).toBe(1);
         // A result the cache could not take: a miss for every call, and not stored.
-        const unstored = await Promise.all([call('price'), call('price')]);
+        const unstored = await prices;
         expect(unstored.map((report) => [report?.source, report?.stored])).toEqual([
           ['miss', false],
           ['miss', false],
@@ -654,12 +750,14 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
       const t = initTRPC.context<Ctx>().create({ transformer: superjson });
       let server: Awaited<ReturnType<typeof serveRouter>>;
       let cache: Cache;
-      const post = counter(
-        (input: { id: string }) => ({ id: input.id, at: new Date(0), n: Math.random() }),
-        100,
-      );
+      const post = counter((input: { id: string }) => ({ id: input.id, at: new Date(0), n: Math.random() }));
+      const postArrivals = arrivals();
+      /** What post.byId's resolver waits on before it answers: open, except while a test holds it. */
+      let postHeld = gate();
+      postHeld.open();
       const me = counter((user: string | null) => ({ user }));
       const upstreamSignals: (AbortSignal | undefined)[] = [];
+      const upstreamHeld = gate();
       let fail = true;
       const flaky = counter(() => {
         if (fail) throw new TRPCError({ code: 'BAD_GATEWAY', message: 'upstream down' });
@@ -670,8 +768,13 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
           post: t.router({
             byId: t.procedure
               .input(z.object({ id: z.string() }))
+              .use(postArrivals)
               .use(memorize({ expire: 60, cache }))
-              .query(({ input }) => post(input)),
+              .query(async ({ input }) => {
+                const result = post(input);
+                await postHeld.opened;
+                return result;
+              }),
           }),
           me: t.procedure
             .use(memorize({ expire: 60, cache, scope: (ctx) => ctx.user }))
@@ -683,7 +786,7 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
             .query(async ({ input, signal }) => {
               upstreamSignals.push(signal);
               const run = upstreamSignals.length;
-              await setTimeout(300, undefined, { signal });
+              await through(upstreamHeld, undefined, signal);
               return { id: input.id, run };
             }),
           bump: t.procedure.use(memorize({ expire: 60, cache })).mutation(() => 'bumped'),
@@ -718,17 +821,26 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
       });
 
       it('runs the resolver once for 50 concurrent calls, batched or not', async () => {
+        /** Sends 50 calls at once and answers them only when all 50 are waiting on one run. */
+        const fifty = async (query: () => Promise<{ n: number }>) => {
+          const [arrived, runs] = [postArrivals.count, post.runs];
+          postHeld = gate();
+          const calls = Promise.all(Array.from({ length: 50 }, query));
+          await untilJoined(
+            () => postArrivals.count - arrived,
+            50,
+            () => post.runs - runs,
+          );
+          postHeld.open();
+          return calls;
+        };
         const before = post.runs;
         const batched = client();
-        const results = await Promise.all(
-          Array.from({ length: 50 }, () => batched.post.byId.query({ id: 'sf1' })),
-        );
+        const results = await fifty(() => batched.post.byId.query({ id: 'sf1' }));
         expect(post.runs - before).toBe(1);
         expect(new Set(results.map((result) => result.n)).size).toBe(1);
         const separate = client(undefined, false);
-        const more = await Promise.all(
-          Array.from({ length: 50 }, () => separate.post.byId.query({ id: 'sf2' })),
-        );
+        const more = await fifty(() => separate.post.byId.query({ id: 'sf2' }));
         expect(post.runs - before).toBe(2);
         expect(new Set(more.map((result) => result.n)).size).toBe(1);
       });
@@ -738,10 +850,12 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         const controller = new AbortController();
         const aborted = api.upstream.query({ id: 'c1' }, { signal: controller.signal });
         const kept = api.upstream.query({ id: 'c1' });
-        await until(() => upstreamSignals.length === 1);
+        await until(() => upstreamSignals.length === 1, { what: 'the first run' });
         controller.abort();
         await expect(aborted).rejects.toBeInstanceOf(TRPCClientError);
-        // The server saw the first request go and aborted its resolver; the second request ran its own.
+        // The server saw the first request go and aborted its resolver; the second request runs its own.
+        await until(() => upstreamSignals.length === 2, { what: 'the second run' });
+        upstreamHeld.open();
         expect(await kept).toEqual({ id: 'c1', run: 2 });
         expect(upstreamSignals[0]?.aborted).toBe(true);
         expect(upstreamSignals[1]?.aborted).toBe(false);

@@ -1,25 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { singleFlight } from '../src/cache/single-flight.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { gate, through } from './helpers/in-flight.js';
+import { until } from './helpers/time.js';
 
 describe('singleFlight', () => {
   it('runs one computation per key at a time and shares its result', async () => {
     const flight = singleFlight<number>();
     let runs = 0;
+    let held = gate();
     const compute = async () => {
-      runs++;
-      await sleep(20);
-      return runs;
+      const run = ++runs;
+      await held.opened;
+      return run;
     };
-    const results = await Promise.all([
+    // Every call joins or starts a flight synchronously: all 51 are in before the gate opens.
+    const calls = Promise.all([
       ...Array.from({ length: 50 }, () => flight('a', compute)),
       flight('b', compute),
     ]);
+    held.open();
+    const results = await calls;
     expect(runs).toBe(2);
     expect(new Set(results.slice(0, 50))).toEqual(new Set([results[0]]));
     expect(flight.size).toBe(0);
     // Settled flights are forgotten: the next call computes again.
+    held = gate();
+    held.open();
     await flight('a', compute);
     expect(runs).toBe(3);
   });
@@ -27,12 +33,15 @@ describe('singleFlight', () => {
   it('shares an error with the waiting callers but does not keep it', async () => {
     const flight = singleFlight<string>();
     let runs = 0;
+    const held = gate();
     const failing = async () => {
       runs++;
-      await sleep(10);
+      await held.opened;
       throw new Error(`boom ${runs}`);
     };
-    const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => flight('k', failing)));
+    const calls = Promise.allSettled(Array.from({ length: 5 }, () => flight('k', failing)));
+    held.open();
+    const outcomes = await calls;
     expect(outcomes.map((outcome) => outcome.status)).toEqual(Array(5).fill('rejected'));
     expect(runs).toBe(1);
     expect(flight.pending('k')).toBeUndefined();
@@ -49,16 +58,6 @@ describe('singleFlight', () => {
     expect(flight.size).toBe(0);
   });
 });
-
-/** A computation that takes `ms` unless `signal` aborts first (then rejects with its reason). */
-const work = <T>(value: T, ms: number, signal?: AbortSignal): Promise<T> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(value), ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
-  });
 
 describe('singleFlight cancellation', () => {
   it('a caller that aborts stops waiting at once with its own reason; the others get the value', async () => {
@@ -94,7 +93,7 @@ describe('singleFlight cancellation', () => {
     let computeSignal: AbortSignal | undefined;
     const compute = (signal: AbortSignal) => {
       computeSignal = signal;
-      return work('value', 200, signal);
+      return through(gate(), 'value', signal);
     };
     const callers = [new AbortController(), new AbortController(), new AbortController()];
     const calls = callers.map((caller) => flight('k', compute, { signal: caller.signal }));
@@ -109,15 +108,16 @@ describe('singleFlight cancellation', () => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect((outcomes[1] as PromiseRejectedResult).reason).toBe(last);
     // The abandoned computation is not joined: a new caller starts afresh.
-    await expect(flight('k', (signal) => work('again', 10, signal))).resolves.toBe('again');
+    await expect(flight('k', async () => 'again')).resolves.toBe('again');
   });
 
   it('never aborts the computation while a caller without a signal waits', async () => {
     const flight = singleFlight<string>();
     let computeSignal: AbortSignal | undefined;
+    const upstream = gate();
     const compute = (signal: AbortSignal) => {
       computeSignal = signal;
-      return work('value', 50, signal);
+      return through(upstream, 'value', signal);
     };
     const caller = new AbortController();
     const cancelled = flight('k', compute, { signal: caller.signal });
@@ -125,25 +125,29 @@ describe('singleFlight cancellation', () => {
     caller.abort();
     await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' });
     expect(computeSignal?.aborted).toBe(false);
+    upstream.open();
     await expect(patient).resolves.toBe('value');
   });
 
   it('hands over to a caller still waiting when the computation fails after its starter aborted', async () => {
     const flight = singleFlight<string>();
     const runs: string[] = [];
+    const upstream = gate();
     // Like a tRPC resolver: each caller's computation observes that caller's own signal.
     const computeFor = (name: string, signal: AbortSignal) => () => {
       runs.push(name);
-      return work(`by ${name}`, 60, signal);
+      return through(upstream, `by ${name}`, signal);
     };
     const [a, b, c] = [new AbortController(), new AbortController(), new AbortController()];
     const first = flight('k', computeFor('a', a.signal), { signal: a.signal });
     const second = flight('k', computeFor('b', b.signal), { signal: b.signal });
     const third = flight('k', computeFor('c', c.signal), { signal: c.signal });
-    await sleep(10);
+    expect(runs).toEqual(['a']);
     a.abort(new Error('a left'));
     await expect(first).rejects.toThrow('a left');
     // b's own computation runs; c waits for it instead of starting a third one.
+    await until(() => runs.length === 2, { what: "b's computation started" });
+    upstream.open();
     await expect(second).resolves.toBe('by b');
     await expect(third).resolves.toBe('by b');
     expect(runs).toEqual(['a', 'b']);
@@ -153,26 +157,31 @@ describe('singleFlight cancellation', () => {
   it('shares a failure that did not follow an abort, and the value of a starter that aborted', async () => {
     const flight = singleFlight<string>();
     let runs = 0;
+    const held = gate();
     const failing = async () => {
       runs++;
-      await sleep(20);
+      await held.opened;
       throw new Error('upstream down');
     };
-    const outcomes = await Promise.allSettled([flight('f', failing), flight('f', failing)]);
+    const failures = Promise.allSettled([flight('f', failing), flight('f', failing)]);
+    held.open();
+    const outcomes = await failures;
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
     expect(runs).toBe(1);
 
     // A computation that ignores the abort and succeeds: its value is good for the others.
     const starter = new AbortController();
+    const upstream = gate();
     const ignoring = async () => {
       runs++;
-      await sleep(30);
+      await upstream.opened;
       return 'done anyway';
     };
     const left = flight('v', ignoring, { signal: starter.signal });
     const stayed = flight('v', ignoring, { signal: new AbortController().signal });
     starter.abort();
     await expect(left).rejects.toMatchObject({ name: 'AbortError' });
+    upstream.open();
     await expect(stayed).resolves.toBe('done anyway');
     expect(runs).toBe(2);
   });
@@ -202,17 +211,24 @@ describe('singleFlight cancellation', () => {
     try {
       const flight = singleFlight<string>();
       const caller = new AbortController();
+      const upstream = gate();
+      let failed = false;
       const call = flight(
         'k',
         async () => {
-          await sleep(20);
+          await upstream.opened;
+          failed = true;
           throw new Error('failed after everyone left');
         },
         { signal: caller.signal },
       );
       caller.abort();
       await expect(call).rejects.toMatchObject({ name: 'AbortError' });
-      await sleep(50);
+      upstream.open();
+      await until(() => failed, { what: 'the computation failed' });
+      // Node reports a rejection nobody handled once the microtasks of the task that made it
+      // have run, before the next task: one task later, it would have been seen.
+      await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled).toEqual([]);
       expect(flight.size).toBe(0);
     } finally {

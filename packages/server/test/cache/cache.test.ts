@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import type { CacheBackend } from '../../src/backends/types.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
@@ -10,6 +10,7 @@ import {
   InvalidOptionError,
   TrpcMemoryError,
 } from '../../src/errors.js';
+import { freezeTime, T0 } from '../helpers/time.js';
 
 /** A user-written backend (the interface is public) whose store can be switched off. */
 class SwitchableBackend implements CacheBackend {
@@ -37,7 +38,10 @@ class SwitchableBackend implements CacheBackend {
   }
 }
 
-afterEach(() => CacheManager.reset());
+afterEach(() => {
+  CacheManager.reset();
+  vi.useRealTimers();
+});
 
 describe('createCache', () => {
   it('stores under "<prefix>:<key>"', async () => {
@@ -111,13 +115,32 @@ describe('createCache', () => {
   });
 
   it('write() returns the absolute expiry in epoch ms, undefined without expire', async () => {
+    freezeTime();
     const cache = createCache(new MemoryBackend());
-    const before = Date.now();
     const expiresAt = await coreOf(cache).write('k', 1, 2);
-    expect(expiresAt).toBeGreaterThanOrEqual(before + 2_000);
-    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 2_000);
+    expect(expiresAt).toBe(T0 + 2_000);
     expect((await coreOf(cache).read('k'))?.expiresAt).toBe(expiresAt);
     expect(await coreOf(cache).write('forever', 1, undefined)).toBeUndefined();
+  });
+
+  // On the frozen clock; the backend's own expiry (real time) is the backend suite's subject.
+  it('set() without expire uses the default expire, to the millisecond; neither means no expiry', async () => {
+    freezeTime();
+    const backend = new MemoryBackend();
+    const withDefault = createCache(backend, { prefix: 'default', expire: 30 });
+    const noDefault = createCache(backend, { prefix: 'none' });
+    await withDefault.set('d', 1);
+    await withDefault.set('long', 2, { expire: 60 });
+    await noDefault.set('n', 3);
+    vi.setSystemTime(T0 + 29_999);
+    expect(await withDefault.get('d')).toBe(1);
+    vi.setSystemTime(T0 + 30_000);
+    expect(await withDefault.get('d')).toBeUndefined();
+    expect(await withDefault.get('long')).toBe(2);
+    vi.setSystemTime(T0 + 60_000);
+    expect(await withDefault.get('long')).toBeUndefined();
+    vi.setSystemTime(T0 + 10 * 365 * 86_400_000);
+    expect(await noDefault.get('n')).toBe(3);
   });
 
   it('rejects bad options naming the option, the value and what is allowed', async () => {
@@ -143,12 +166,16 @@ describe('CacheManager', () => {
   });
 
   it('get/set/clear under the prefix, with the default expire from init', async () => {
+    freezeTime();
     const backend = new MemoryBackend();
     CacheManager.init(backend, { prefix: 'app-cache', expire: 60 });
     await CacheManager.set('my-key', { data: 'value' });
     expect(await CacheManager.get('my-key')).toStrictEqual({ data: 'value' });
-    const expiresAt = (await coreOf(CacheManager.instance).read('my-key'))?.expiresAt ?? 0;
-    expect(expiresAt - Date.now()).toBeGreaterThan(59_000);
+    vi.setSystemTime(T0 + 59_999);
+    expect(await CacheManager.get('my-key')).toStrictEqual({ data: 'value' });
+    vi.setSystemTime(T0 + 60_000);
+    expect(await CacheManager.get('my-key')).toBeUndefined();
+    await CacheManager.set('my-key', { data: 'value' });
     await CacheManager.set('null', null, { expire: 10 });
     expect(await CacheManager.get('null')).toBeNull();
     await clearCache({ key: 'null' });

@@ -10,8 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from './time.js';
 
 /** Sends one inline command over a raw socket; resolves the first reply line, or undefined when nothing answers. */
 function rawCommand(port: number, command: string, timeoutMs = 300): Promise<string | undefined> {

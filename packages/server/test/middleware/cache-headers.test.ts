@@ -10,7 +10,9 @@ import {
   MemoryBackend,
   memorize,
 } from '../../src/index.js';
-import { entries, type Served, serve, sleep } from './serve.js';
+import { gate, untilJoined, type WatchedBackend, watchReads } from '../helpers/in-flight.js';
+import { freezeTime, T0 } from '../helpers/time.js';
+import { entries, type Served, serve } from './serve.js';
 
 interface Ctx {
   user: string | null;
@@ -22,11 +24,15 @@ const quiet = createCache(new MemoryBackend(), { prefix: 'quiet', onError: () =>
 class Money {
   constructor(readonly cents: number) {}
 }
+/** What `slowly` waits on, and the calls that reached its memorize. */
+let slowlyHeld = gate();
+let slowlyArrived = 0;
+let slowlyRuns = 0;
 
 const appRouter = t.router({
   fast: t.procedure
     .input(id)
-    .use(memorize({ expire: 0.4 }))
+    .use(memorize({ expire: 3 }))
     .query(({ input }) => ({ id: input.id })),
   slow: t.procedure
     .input(id)
@@ -51,9 +57,14 @@ const appRouter = t.router({
     .query(() => new Money(5)),
   slowly: t.procedure
     .input(id)
+    .use(({ next }) => {
+      slowlyArrived++;
+      return next();
+    })
     .use(memorize({ expire: 5 }))
     .query(async ({ input }) => {
-      await sleep(100);
+      slowlyRuns++;
+      await slowlyHeld.opened;
       return input.id;
     }),
   broken: t.procedure
@@ -90,8 +101,16 @@ const fresh = () => ({ id: `${++n}-${Math.random()}` });
 beforeAll(async () => {
   server = await serve(appRouter, cacheHeaders());
 });
+let backend: WatchedBackend;
+// Date frozen at T0: every TTL a header reports is exact. The entries' real expiry
+// (MemoryBackend's own clock) is seconds away, far beyond any test's requests.
 beforeEach(() => {
-  CacheManager.init(new MemoryBackend());
+  freezeTime();
+  backend = watchReads(new MemoryBackend());
+  CacheManager.init(backend);
+});
+afterEach(() => {
+  vi.useRealTimers();
 });
 afterAll(() => server.close());
 
@@ -104,23 +123,23 @@ describe('cacheHeaders(): per-call TTL report', () => {
       ['slow', a],
     ]);
     expect(first.status).toBe(200);
-    const [fast, plain, slow] = entries(first, 'trpc-memory-ttl') ?? [];
-    // A fresh miss: the full expire, less the moments since the entry was written.
-    expect(Number(fast)).toBeGreaterThan(0.25);
-    expect(Number(fast)).toBeLessThanOrEqual(0.4);
-    expect(plain).toBe('-');
-    expect(Number(slow)).toBeGreaterThan(4.8);
+    // A fresh miss: the full expire.
+    expect(entries(first, 'trpc-memory-ttl')).toEqual(['3.000', '-', '5.000']);
 
-    await sleep(150);
+    vi.setSystemTime(T0 + 150);
     const hit = await server.batch([
       ['slow', a],
       ['fast', a],
     ]);
-    const [slowLeft, fastLeft] = (entries(hit, 'trpc-memory-ttl') ?? []).map(Number);
     // A hit reports what its entry has left, not the full expire.
-    expect(fastLeft).toBeLessThanOrEqual(0.4 - 0.14);
-    expect(fastLeft).toBeGreaterThan(0);
-    expect(slowLeft).toBeLessThanOrEqual(5 - 0.14);
+    expect(entries(hit, 'trpc-memory-ttl')).toEqual(['4.850', '2.850']);
+    vi.setSystemTime(T0 + 2_999);
+    expect(entries(await server.batch([['fast', a]]), 'trpc-memory-ttl')).toEqual(['0.001']);
+    // Expired: a miss again, with the full expire.
+    vi.setSystemTime(T0 + 3_000);
+    const again = await server.batch([['fast', a]]);
+    expect(entries(again, 'trpc-memory-cache')).toEqual(['miss']);
+    expect(entries(again, 'trpc-memory-ttl')).toEqual(['3.000']);
   });
 
   it('reports "inf" for an entry without expiry and sends no max-age for it', async () => {
@@ -179,17 +198,23 @@ describe('cacheHeaders(): per-call hit or miss', () => {
 
   it('reports a request that waited for a concurrent computation as a hit', async () => {
     const input = fresh();
-    const responses = await Promise.all([
-      server.batch([['slowly', input]]),
-      server.batch([['slowly', input]]),
-    ]);
+    slowlyHeld = gate();
+    const [arrived, runs] = [slowlyArrived, slowlyRuns];
+    const requests = Promise.all([server.batch([['slowly', input]]), server.batch([['slowly', input]])]);
+    await untilJoined(
+      backend,
+      () => slowlyArrived - arrived,
+      2,
+      () => slowlyRuns - runs,
+    );
+    slowlyHeld.open();
+    const responses = await requests;
     expect(responses.map((response) => entries(response, 'trpc-memory-cache')?.[0]).sort()).toEqual([
       'hit',
       'miss',
     ]);
-    const [ttlA, ttlB] = responses.map((response) => Number(entries(response, 'trpc-memory-ttl')?.[0]));
-    expect(ttlA).toBeGreaterThan(4.5);
-    expect(ttlB).toBeGreaterThan(4.5);
+    expect(responses.map((response) => entries(response, 'trpc-memory-ttl'))).toEqual([['5.000'], ['5.000']]);
+    expect(slowlyRuns - runs).toBe(1);
   });
 });
 
@@ -199,7 +224,16 @@ describe('cacheHeaders(): Cache-Control', () => {
       ['slower', fresh()],
       ['slow', fresh()],
     ]);
-    expect(response.headers.get('cache-control')).toMatch(/^public, max-age=[45]$/);
+    expect(response.headers.get('cache-control')).toBe('public, max-age=5');
+  });
+
+  it('counts max-age in whole seconds left, rounded down', async () => {
+    const input = fresh();
+    await server.batch([['slow', input]]);
+    vi.setSystemTime(T0 + 1);
+    expect((await server.batch([['slow', input]])).headers.get('cache-control')).toBe('public, max-age=4');
+    vi.setSystemTime(T0 + 4_001);
+    expect((await server.batch([['slow', input]])).headers.get('cache-control')).toBe('public, max-age=0');
   });
 
   it('is private when one of the calls is scoped', async () => {
@@ -210,7 +244,7 @@ describe('cacheHeaders(): Cache-Control', () => {
       ],
       { 'x-user': 'ann' },
     );
-    expect(response.headers.get('cache-control')).toMatch(/^private, max-age=[45]$/);
+    expect(response.headers.get('cache-control')).toBe('private, max-age=5');
   });
 
   it('is absent when one call is not memorized, failed, or is a mutation', async () => {
@@ -302,7 +336,7 @@ describe('cacheHeaders(responseMeta): composing with the application', () => {
       expect(response.headers.get('x-app')).toBe('yes');
       expect(response.headers.get('cache-control')).toBe('no-store');
       expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
-      expect(Number(entries(response, 'trpc-memory-ttl')?.[0])).toBeGreaterThan(4.8);
+      expect(entries(response, 'trpc-memory-ttl')).toEqual(['5.000']);
     } finally {
       await app.close();
     }
@@ -321,7 +355,7 @@ describe('cacheHeaders(responseMeta): composing with the application', () => {
       const response = await app.batch([['slow', fresh()]], { 'x-user': 'bob' });
       expect(response.headers.get('x-plain')).toBe('one');
       expect(response.headers.get('x-many')).toBe('1, 2');
-      expect(response.headers.get('cache-control')).toMatch(/^public, max-age=[45]$/);
+      expect(response.headers.get('cache-control')).toBe('public, max-age=5');
       expect(seen).toEqual(['slow:bob']);
     } finally {
       await app.close();
@@ -343,13 +377,15 @@ describe('cacheHeaders() with the fetch adapter', () => {
         ),
       });
     const miss = await handle();
-    const [slow, fast] = (entries(miss, 'trpc-memory-ttl') ?? []).map(Number);
-    expect(slow).toBeGreaterThan(4.8);
-    expect(fast).toBeGreaterThan(0.25);
-    expect(fast).toBeLessThanOrEqual(0.4);
-    expect(miss.headers.get('cache-control')).toBe('public, max-age=0');
+    expect(entries(miss, 'trpc-memory-ttl')).toEqual(['5.000', '3.000']);
+    expect(miss.headers.get('cache-control')).toBe('public, max-age=3');
     expect(entries(miss, 'trpc-memory-cache')).toEqual(['miss', 'miss']);
-    expect(entries(await handle(), 'trpc-memory-cache')).toEqual(['hit', 'hit']);
+    vi.setSystemTime(T0 + 2_500);
+    const hit = await handle();
+    expect(entries(hit, 'trpc-memory-cache')).toEqual(['hit', 'hit']);
+    expect(entries(hit, 'trpc-memory-ttl')).toEqual(['2.500', '0.500']);
+    // Less than a second left: shared caches may not keep it at all.
+    expect(hit.headers.get('cache-control')).toBe('public, max-age=0');
   });
 });
 

@@ -12,6 +12,7 @@ import {
   TrpcMemoryError,
 } from '../../src/index.js';
 import { RedisBackend } from '../../src/redis.js';
+import { closedPort } from '../helpers/redis-server.js';
 import { entries, serve } from './serve.js';
 
 interface Ctx {
@@ -169,15 +170,15 @@ describe('invalidates(paths)', () => {
     }
   });
 
-  it('does not fail the mutation when the cache cannot be cleared (Redis down): the failure is reported', async () => {
+  // The command deadline is an hour: resolving at all (within the test's timeout) shows the
+  // mutation did not wait for it. No bound on how fast the machine answers.
+  it('does not fail the mutation, nor wait, when the cache cannot be cleared (Redis down): the failure is reported', async () => {
     const errors: string[] = [];
-    const down = new RedisBackend('redis://127.0.0.1:9', { commandTimeout: 0.2 });
+    const down = new RedisBackend(`redis://127.0.0.1:${await closedPort()}`, { commandTimeout: 3_600 });
     try {
       CacheManager.init(down, { onError: (event) => errors.push(event.operation) });
       const { router } = makeRouter();
-      const started = Date.now();
       await expect(caller(router).post.byPathOnly()).resolves.toBe(1);
-      expect(Date.now() - started).toBeLessThan(2000);
       expect(errors).toContain('clear');
     } finally {
       await down.close();

@@ -46,8 +46,6 @@ export async function serve<TRouter extends AnyTRPCRouter>(
   };
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The entries of a trpc-memory list header. */
 export function entries(response: Response, header: string): string[] | undefined {
   return response.headers.get(header)?.split(', ');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ResilientClient, ResilientClientClosedError } from '../../src/index.js';
+import { gate } from '../helpers/in-flight.js';
+import { until } from '../helpers/time.js';
 import { reply, selfSignedCertificate, startServer } from './local-server.js';
 
 describe('ResilientClient pooling, TLS and lifecycle (real servers on 127.0.0.1)', () => {
@@ -84,11 +86,23 @@ describe('ResilientClient pooling, TLS and lifecycle (real servers on 127.0.0.1)
   });
 
   it('close() waits for in-flight requests to finish', async () => {
-    await using server = await startServer((_req, res) => void setTimeout(() => reply(res, 200, 'done'), 50));
+    const answer = gate();
+    await using server = await startServer(async (_req, res) => {
+      await answer.opened;
+      reply(res, 200, 'done');
+    });
     const client = new ResilientClient({ baseUrl: server.url });
     const pending = client.getRaw('slow');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    await client.close();
+    await until(() => server.requests.length === 1, { what: 'the request reached the server' });
+    let closed = false;
+    const closing = client.close().then(() => {
+      closed = true;
+    });
+    // close() is still waiting after the tasks that could have ended it early.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+    answer.open();
+    await closing;
     await expect(pending).resolves.toBe('done');
   });
 

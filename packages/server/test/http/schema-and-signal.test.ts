@@ -5,6 +5,7 @@ import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidOptionError, ResilientClient, UpstreamSchemaError } from '../../src/index.js';
+import { until } from '../helpers/time.js';
 import { reply, startServer } from './local-server.js';
 
 const Post = z.object({
@@ -65,12 +66,20 @@ describe('getJson with a schema', () => {
 describe('cancellation through `signal`', () => {
   it('an abort during a retry sleep stops at once: no further upstream request', async () => {
     await using server = await startServer((_req, res) => reply(res, 503, 'down'));
+    let sleeping!: () => void;
+    const asleep = new Promise<void>((resolve) => {
+      sleeping = resolve;
+    });
     // Ten minutes between attempts: the call can only end through the abort.
-    await using client = new ResilientClient({ baseUrl: server.url, retryWaitMin: 600, retryWaitMax: 600 });
+    await using client = new ResilientClient({
+      baseUrl: server.url,
+      retryWaitMin: 600,
+      retryWaitMax: 600,
+      beforeRetry: () => sleeping(),
+    });
     const controller = new AbortController();
     const pending = client.getRaw('x', undefined, { signal: controller.signal }).catch((e: unknown) => e);
-    while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await asleep;
     const reason = new Error('caller went away');
     controller.abort(reason);
     await expect(pending).resolves.toBe(reason);
@@ -78,7 +87,7 @@ describe('cancellation through `signal`', () => {
 
     const mapped = new AbortController();
     const again = client.getJson('x', undefined, { signal: mapped.signal }).catch((e: unknown) => e);
-    while (server.requests.length === 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => server.requests.length === 2, { what: 'the second request reached the server' });
     mapped.abort();
     await expect(again).resolves.toMatchObject({ code: 'CLIENT_CLOSED_REQUEST' });
     expect(server.requests).toHaveLength(2);
@@ -90,7 +99,7 @@ describe('cancellation through `signal`', () => {
     await using client = new ResilientClient({ baseUrl: server.url });
     const controller = new AbortController();
     const pending = client.getJson('slow', undefined, { signal: controller.signal }).catch((e: unknown) => e);
-    while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => server.requests.length === 1, { what: 'the request reached the server' });
     controller.abort();
     await expect(pending).resolves.toMatchObject({ code: 'CLIENT_CLOSED_REQUEST' });
     expect(server.requests).toHaveLength(1);
@@ -128,7 +137,7 @@ describe('cancellation through `signal`', () => {
       });
       const controller = new AbortController();
       const call = trpc.data.query(undefined, { signal: controller.signal }).catch((e: unknown) => e);
-      while (upstream.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await until(() => upstream.requests.length > 0, { what: 'the resolver reached the upstream' });
       controller.abort();
       expect(await call).toBeInstanceOf(TRPCClientError);
       // The resolver ends through the abort, long before its 4 remaining attempts.

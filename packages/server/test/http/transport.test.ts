@@ -161,7 +161,9 @@ describe('ResilientClient transport: what fetch would do', () => {
     const queued = await rejection(client.getRaw('queued'));
     expect(queued).toBeInstanceOf(TimeoutError);
     await expect(first).resolves.toBe('........');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(server.requests.map((r) => r.url)).toEqual(['/busy']);
+    // The one connection serves its queue in order: had the timed-out request been
+    // sent, it would have reached the server before a request made after it.
+    await expect(client.getRaw('probe')).resolves.toBe('........');
+    expect(server.requests.map((r) => r.url)).toEqual(['/busy', '/probe']);
   });
 });

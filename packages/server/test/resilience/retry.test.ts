@@ -130,8 +130,16 @@ describe('retry()', () => {
     const controller = new AbortController();
     const { fn, calls } = scripted([new Error('down'), new Error('down')], 'ok');
     // A 1000 s wait: the promise can only settle this test through the abort.
-    const pending = retry({ wait: fixedWait(1000), signal: controller.signal })(fn)();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    let sleeping!: () => void;
+    const asleep = new Promise<void>((resolve) => {
+      sleeping = resolve;
+    });
+    const pending = retry({
+      wait: fixedWait(1000),
+      signal: controller.signal,
+      beforeSleep: () => sleeping(),
+    })(fn)();
+    await asleep;
     const reason = new Error('shutting down');
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);

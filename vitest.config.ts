@@ -48,10 +48,14 @@ export default defineConfig({
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // `*.test-d.ts` files: type assertions (expectTypeOf, @ts-expect-error) that tsc
+    // checks as part of `vitest run`. Vitest only reports the errors tsc finds in the
+    // project it is given, so that project must hold every such file of every package
+    // (test/typecheck.test.ts checks it does).
     typecheck: {
       enabled: true,
       include: ['packages/*/test/**/*.test-d.{ts,tsx}'],
-      tsconfig: 'packages/client/tsconfig.json',
+      tsconfig: 'tsconfig.test-d.json',
     },
   },
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryBackend } from '../src/backends/memory.js';
 import { RedisBackend } from '../src/backends/redis.js';
 import type { CacheBackend } from '../src/backends/types.js';
@@ -289,22 +289,6 @@ describe('memorizeFn options', () => {
     expect(await load()).toBe(1);
     expect(await CacheManager.get('globalLoad:=[]')).toBe(1);
     CacheManager.reset();
-  });
-
-  it("keeps the function's type", () => {
-    async function original(id: string, page?: number) {
-      return { id, page };
-    }
-    const load = memorizeFn({ expire: 60 })(original);
-    expectTypeOf(load).toEqualTypeOf<typeof original>();
-    expectTypeOf(load).parameters.toEqualTypeOf<Parameters<typeof original>>();
-    expectTypeOf(load).returns.resolves.toEqualTypeOf<{ id: string; page: number | undefined }>();
-    const identity = memorizeFn({ namespace: 'identity' })(async <T>(value: T) => value);
-    expectTypeOf<ReturnType<typeof identity<number>>>().toEqualTypeOf<Promise<number>>();
-    // @ts-expect-error the key function's arguments must match the function's
-    memorizeFn({ key: (id: number) => String(id) })(async function typedKey(id: string) {
-      return id;
-    });
   });
 });
 

@@ -8,6 +8,7 @@ import { TRPCError } from '@trpc/server';
 import { HTTPError, TimeoutError } from 'ky';
 import { describe, expect, it } from 'vitest';
 import { ResilientClient } from '../../src/index.js';
+import { gate } from '../helpers/in-flight.js';
 import { reply, startServer } from './local-server.js';
 
 const fast = { retryWaitMin: 0.005, retryWaitMax: 0.01 };
@@ -138,32 +139,31 @@ describe('ResilientClient transport: what fetch would do', () => {
   });
 
   it('the timeout counts time queued for a connection, and a request that timed out in the queue is never sent', async () => {
-    await using server = await startServer((req, res) => {
-      // Headers at once, then a body trickling for 400 ms: the only connection stays busy.
+    const body = gate();
+    await using server = await startServer(async (req, res) => {
+      // Headers at once; the first request's body only once the test lets it end, so the
+      // one connection stays busy for as long as the queued request waits.
       res.writeHead(200, { 'content-type': 'text/plain' });
-      let sent = 0;
-      const tick = setInterval(() => {
-        res.write('.');
-        if (++sent === 8) {
-          clearInterval(tick);
-          res.end();
-        }
-      }, 50);
-      req.on('close', () => clearInterval(tick));
+      res.flushHeaders();
+      if (req.url === '/busy') await body.opened;
+      res.end('done');
     });
+    // A timeout no loaded machine misses for the first request's headers: only time
+    // spent in the queue can use it up.
     await using client = new ResilientClient({
       baseUrl: server.url,
       maxConnections: 1,
-      timeout: 0.15,
+      timeout: 1,
       retryAttempts: 1,
     });
     const first = client.getRaw('busy');
     const queued = await rejection(client.getRaw('queued'));
     expect(queued).toBeInstanceOf(TimeoutError);
-    await expect(first).resolves.toBe('........');
+    body.open();
+    await expect(first).resolves.toBe('done');
     // The one connection serves its queue in order: had the timed-out request been
     // sent, it would have reached the server before a request made after it.
-    await expect(client.getRaw('probe')).resolves.toBe('........');
+    await expect(client.getRaw('probe')).resolves.toBe('done');
     expect(server.requests.map((r) => r.url)).toEqual(['/busy', '/probe']);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { singleFlight } from '../src/cache/single-flight.js';
-import { gate, through } from './helpers/in-flight.js';
-import { until } from './helpers/time.js';
+import { singleFlight } from '../../src/cache/single-flight.js';
+import { gate, through } from '../helpers/in-flight.js';
+import { until } from '../helpers/time.js';
 
 describe('singleFlight', () => {
   it('runs one computation per key at a time and shares its result', async () => {

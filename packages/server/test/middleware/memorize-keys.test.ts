@@ -18,17 +18,17 @@ import { Cluster, Redis } from 'ioredis';
 import superjson, { SuperJSON } from 'superjson';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { MemoryBackend } from '../src/backends/memory.js';
-import { RedisBackend } from '../src/backends/redis.js';
-import type { CacheBackend } from '../src/backends/types.js';
-import { type Cache, type CacheErrorEvent, createCache } from '../src/cache/cache.js';
-import { prefixPart } from '../src/cache/key.js';
-import { UnkeyableValueError } from '../src/errors.js';
-import { memorize } from '../src/middleware/memorize.js';
-import { memorizeFn } from '../src/middleware/memorize-fn.js';
-import type { DagRouter } from './fixtures/dag-server.js';
-import { anyString, sameInput, trickyString, typedValue } from './helpers/arbitraries.js';
-import { patient, type RedisCluster, startRedisCluster, testPort } from './helpers/redis-server.js';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { RedisBackend } from '../../src/backends/redis.js';
+import type { CacheBackend } from '../../src/backends/types.js';
+import { type Cache, type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { prefixPart } from '../../src/cache/key.js';
+import { UnkeyableValueError } from '../../src/errors.js';
+import { memorize } from '../../src/middleware/memorize.js';
+import { memorizeFn } from '../../src/middleware/memorize-fn.js';
+import type { DagRouter } from '../fixtures/dag-server.js';
+import { anyString, sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
+import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
@@ -696,7 +696,7 @@ describe('a DAG request against a server with a 256 MB heap', () => {
         '--conditions=@trpc-memory/source',
         '--import',
         'tsx',
-        fileURLToPath(new URL('./fixtures/dag-server.ts', import.meta.url)),
+        fileURLToPath(new URL('../fixtures/dag-server.ts', import.meta.url)),
       ],
       { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
     );

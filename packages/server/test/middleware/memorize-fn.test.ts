@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MemoryBackend } from '../src/backends/memory.js';
-import { RedisBackend } from '../src/backends/redis.js';
-import type { CacheBackend } from '../src/backends/types.js';
-import { type Cache, type CacheErrorEvent, createCache } from '../src/cache/cache.js';
-import { CacheManager } from '../src/cache/manager.js';
-import { CacheNotInitializedError, InvalidOptionError } from '../src/errors.js';
-import { memorizeFn } from '../src/middleware/memorize-fn.js';
-import { gate, untilJoined, type WatchedBackend, watchReads } from './helpers/in-flight.js';
-import { closedPort, patient } from './helpers/redis-server.js';
-import { freezeTime, T0 } from './helpers/time.js';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { RedisBackend } from '../../src/backends/redis.js';
+import type { CacheBackend } from '../../src/backends/types.js';
+import { type Cache, type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { CacheManager } from '../../src/cache/manager.js';
+import { CacheNotInitializedError, InvalidOptionError } from '../../src/errors.js';
+import { memorizeFn } from '../../src/middleware/memorize-fn.js';
+import { gate, untilJoined, type WatchedBackend, watchReads } from '../helpers/in-flight.js';
+import { closedPort, patient } from '../helpers/redis-server.js';
+import { freezeTime, T0 } from '../helpers/time.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

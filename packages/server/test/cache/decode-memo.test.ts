@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry } from '../src/cache/codec.js';
-import { DecodeMemo, deepFreeze } from '../src/cache/decode-memo.js';
+import { decodeEntry, encodeEntry } from '../../src/cache/codec.js';
+import { DecodeMemo, deepFreeze } from '../../src/cache/decode-memo.js';
 
 const memo = new DecodeMemo();
 const decodeEntryMemoized = (key: string, raw: string) => memo.decode(key, raw);

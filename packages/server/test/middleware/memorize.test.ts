@@ -1,11 +1,11 @@
 import { initTRPC } from '@trpc/server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../src/backends/memory.js';
-import { createCache } from '../src/cache/cache.js';
-import { coreOf } from '../src/cache/cache-internals.js';
-import { CacheManager } from '../src/cache/manager.js';
-import { CacheNotInitializedError, InvalidOptionError } from '../src/errors.js';
-import { memorize } from '../src/middleware/memorize.js';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { createCache } from '../../src/cache/cache.js';
+import { coreOf } from '../../src/cache/cache-internals.js';
+import { CacheManager } from '../../src/cache/manager.js';
+import { CacheNotInitializedError, InvalidOptionError } from '../../src/errors.js';
+import { memorize } from '../../src/middleware/memorize.js';
 import { type Ctx, counter, memorizeSuite } from './memorize-suite.js';
 
 memorizeSuite('MemoryBackend', () => {

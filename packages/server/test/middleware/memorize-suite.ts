@@ -11,12 +11,12 @@ import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import type { CacheBackend } from '../src/backends/types.js';
-import { type Cache, type CacheOptions, createCache } from '../src/cache/cache.js';
-import { coreOf } from '../src/cache/cache-internals.js';
-import { readCallFacts, readCallFactsFromNowOn } from '../src/middleware/call-channel.js';
-import { memorize } from '../src/middleware/memorize.js';
-import { MEMORIZE_TAG } from '../src/middleware/procedure-tags.js';
+import type { CacheBackend } from '../../src/backends/types.js';
+import { type Cache, type CacheOptions, createCache } from '../../src/cache/cache.js';
+import { coreOf } from '../../src/cache/cache-internals.js';
+import { readCallFacts, readCallFactsFromNowOn } from '../../src/middleware/call-channel.js';
+import { memorize } from '../../src/middleware/memorize.js';
+import { MEMORIZE_TAG } from '../../src/middleware/procedure-tags.js';
 import {
   type Gate,
   gate,
@@ -24,8 +24,8 @@ import {
   untilJoined as untilCallsJoined,
   type WatchedBackend,
   watchReads,
-} from './helpers/in-flight.js';
-import { freezeTime, T0, until } from './helpers/time.js';
+} from '../helpers/in-flight.js';
+import { freezeTime, T0, until } from '../helpers/time.js';
 
 // These tests read the per-call channel directly, as a cacheHeaders() does.
 readCallFactsFromNowOn();

@@ -4,11 +4,11 @@ import { initTRPC } from '@trpc/server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { RedisBackend } from '../src/backends/redis.js';
-import { type CacheErrorEvent, createCache } from '../src/cache/cache.js';
-import { memorize } from '../src/middleware/memorize.js';
-import { gate, untilJoined, watchReads } from './helpers/in-flight.js';
-import { closedPort, patient } from './helpers/redis-server.js';
+import { RedisBackend } from '../../src/backends/redis.js';
+import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { memorize } from '../../src/middleware/memorize.js';
+import { gate, untilJoined, watchReads } from '../helpers/in-flight.js';
+import { closedPort, patient } from '../helpers/redis-server.js';
 import { arrivals, type Ctx, counter, memorizeSuite, serveRouter } from './memorize-suite.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -3,7 +3,7 @@ import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { createCacheHints, createMemoHooks, getCacheHint, mirrorServerTtl } from '@trpc-memory/client';
 import { cachePolicy } from '@trpc-memory/server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { until } from '../helpers/time.js';
+import { until } from '../../packages/server/test/helpers/time.js';
 import { type AppRouter, startServer, type TestServer, TTL, uid } from './fixture.js';
 import { expectStaleAt, freezeTime, makeClient, mirrored, staleAt, T0 } from './helpers.js';
 

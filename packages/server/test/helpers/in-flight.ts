@@ -4,7 +4,7 @@
  * test opens it once the event it needs has happened (every call is waiting, an
  * abort has been seen), so no outcome depends on how fast the machine is.
  */
-import type { CacheBackend } from '../../src/backends/types.js';
+import type { CacheBackend, MaybePromise } from '../../src/backends/types.js';
 import { until } from './time.js';
 
 export interface Gate {
@@ -49,7 +49,10 @@ export function through<T>(gate: Gate, value: T, signal?: AbortSignal): Promise<
 }
 
 /** A backend that counts its reads still in flight. */
-export type WatchedBackend = Required<CacheBackend> & { readonly readsInFlight: number };
+export type WatchedBackend = CacheBackend & {
+  close(): MaybePromise<void>;
+  readonly readsInFlight: number;
+};
 
 /**
  * `backend` with a count of the reads it has not answered yet. When every call

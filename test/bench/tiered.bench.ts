@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createCache, MemoryBackend, memorizeFn } from '@trpc-memory/server';
 import { TieredBackend } from '@trpc-memory/server/redis';
 import { Redis } from 'ioredis';
-import { sleep } from '../helpers/time.js';
+import { sleep } from '../../packages/server/test/helpers/time.js';
 import { bestOf, fmt, opsPerSecond, payload, report } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

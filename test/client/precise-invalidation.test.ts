@@ -17,7 +17,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import { createCacheHints, createMemoHooks, mirrorServerTtl } from '@trpc-memory/client';
 import { cachePolicy } from '@trpc-memory/server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { until } from '../helpers/time.js';
+import { until } from '../../packages/server/test/helpers/time.js';
 import { type AppRouter, startServer, type TestServer, uid } from './fixture.js';
 import { freezeTime, mirrored } from './helpers.js';
 

@@ -17,7 +17,7 @@ import {
   startRedisServer,
   testPort,
 } from '../../packages/server/test/helpers/redis-server.js';
-import { sleep, until } from '../helpers/time.js';
+import { sleep, until } from '../../packages/server/test/helpers/time.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = fileURLToPath(new URL('./app.ts', import.meta.url));

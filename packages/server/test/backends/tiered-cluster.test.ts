@@ -3,13 +3,14 @@
  * backend contract, and the (sharded) bus between instances.
  */
 import { randomUUID } from 'node:crypto';
+import { registerBackendSuite } from '@trpc-memory/server/test-suite';
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RedisClient } from '../../src/backends/redis-clients.js';
 import { TieredBackend } from '../../src/backends/tiered.js';
 import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
-import { backendSuite } from './backend-suite.js';
+import { until } from '../helpers/time.js';
 
 // Ports reserved for this file.
 const PORTS: [number, number, number] = [testPort(17147), testPort(17148), testPort(17149)];
@@ -31,14 +32,6 @@ async function nodeRedis() {
   return client;
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 15_000;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`${what} did not happen within 15 s`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 /**
  * The backend's own cluster connection opens its node connections on first use,
  * and ioredis may replace them after its first slot refresh; a command caught in
@@ -55,18 +48,22 @@ async function warm(backend: TieredBackend): Promise<void> {
   );
 }
 
-backendSuite('TieredBackend on an ioredis Cluster', async () => {
-  const client = ioredis();
-  const backend = new TieredBackend(client, { ...patient, channel: `bus-${randomUUID()}` });
-  await warm(backend);
-  return {
-    backend,
-    dispose: async () => {
-      await backend.close();
-      await client.quit();
+let suiteClient: Cluster | undefined;
+registerBackendSuite(
+  { describe, it, expect, beforeAll, afterAll },
+  {
+    name: 'TieredBackend on an ioredis Cluster',
+    make: async () => {
+      suiteClient = ioredis();
+      const backend = new TieredBackend(suiteClient, { ...patient, channel: `bus-${randomUUID()}` });
+      await warm(backend);
+      return backend;
     },
-  };
-});
+    dispose: async () => {
+      await suiteClient?.quit();
+    },
+  },
+);
 
 for (const [name, connect] of [
   ['ioredis', async () => ioredis()],
@@ -80,7 +77,7 @@ for (const [name, connect] of [
         (client) => new TieredBackend(client as RedisClient, { ...patient, channel }),
       ) as [TieredBackend, TieredBackend];
       try {
-        await until(() => a.busUp && b.busUp, 'the bus coming up');
+        await until(() => a.busUp && b.busUp, { what: 'the bus coming up', timeout: 15_000 });
         // Keys on every master: the bus does not depend on where a key lives.
         const keys = Array.from({ length: 12 }, (_, i) => `ns-${channel}:${i}`);
         await warm(a);
@@ -90,12 +87,15 @@ for (const [name, connect] of [
           while (!b.hasInL1(key)) expect(await b.get(key)).toBe('v1');
         }
         await a.set(keys[0]!, 'v2', 60);
-        await until(() => !b.hasInL1(keys[0]!), 'b dropping the changed key');
+        await until(() => !b.hasInL1(keys[0]!), { what: 'b dropping the changed key', timeout: 15_000 });
         expect(await b.get(keys[0]!)).toBe('v2');
         await a.delete(keys[1]!);
-        await until(() => !b.hasInL1(keys[1]!), 'b dropping the deleted key');
+        await until(() => !b.hasInL1(keys[1]!), { what: 'b dropping the deleted key', timeout: 15_000 });
         await a.deleteByPrefix(`ns-${channel}:`);
-        await until(() => keys.every((key) => !b.hasInL1(key)), 'b dropping the prefix');
+        await until(() => keys.every((key) => !b.hasInL1(key)), {
+          what: 'b dropping the prefix',
+          timeout: 15_000,
+        });
         expect(await b.get(keys[5]!)).toBeUndefined();
       } finally {
         await Promise.all([a.close(), b.close()]);

@@ -5,6 +5,7 @@
  * stalled Redis that must not stall L1 hits, and hostile messages on the channel.
  */
 import { randomUUID } from 'node:crypto';
+import { registerBackendSuite } from '@trpc-memory/server/test-suite';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
@@ -17,25 +18,12 @@ import { CacheManager, initCache } from '../../src/cache/manager.js';
 import { InvalidOptionError, RedisBackendError } from '../../src/errors.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import { killNow, patient, type RedisServer, startRedisServer, testPort } from '../helpers/redis-server.js';
-import { backendSuite } from './backend-suite.js';
+import { until } from '../helpers/time.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const unique = (label = 'k') => `tiered-${randomUUID().slice(0, 8)}-${label}`;
 /** Each test its own channel: test files run in parallel against one Redis. */
 const channel = () => `tiered-test-${randomUUID()}`;
-
-/** Real time, whatever a test fakes (taken before any test installs fake timers). */
-const realSetTimeout = globalThis.setTimeout;
-const realNow = performance.now.bind(performance);
-
-/** Resolves once `condition()` holds; rejects after `timeout` ms, a bound only a broken test reaches. */
-async function until(condition: () => boolean, { timeout = 10_000, what = 'the condition' } = {}) {
-  const deadline = realNow() + timeout;
-  while (!condition()) {
-    if (realNow() > deadline) throw new Error(`until(): ${what} did not hold within ${timeout} ms`);
-    await new Promise((resolve) => realSetTimeout(resolve, 2));
-  }
-}
 
 const open: TieredBackend[] = [];
 function tiered(...args: ConstructorParameters<typeof TieredBackend>): TieredBackend {
@@ -60,10 +48,13 @@ async function busUp(...backends: TieredBackend[]): Promise<void> {
   await until(() => backends.every((backend) => backend.busUp), { what: 'the bus came up' });
 }
 
-backendSuite('TieredBackend over a redis:// URL', () => {
-  const backend = new TieredBackend(REDIS_URL, { ...patient, channel: channel() });
-  return { backend, dispose: () => backend.close() };
-});
+registerBackendSuite(
+  { describe, it, expect, beforeAll, afterAll },
+  {
+    name: 'TieredBackend over a redis:// URL',
+    make: () => new TieredBackend(REDIS_URL, { ...patient, channel: channel() }),
+  },
+);
 
 describe('TieredBackend options', () => {
   it('rejects bad options at construction', () => {

@@ -682,6 +682,9 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
           expiresAt: T0 + 30_000,
           visibility: 'private',
           expire: 30,
+          staleWhileRevalidate: undefined,
+          staleIfError: undefined,
+          tags: [],
         });
         vi.setSystemTime(T0 + 29_999);
         const hit = await call();

@@ -1,10 +1,10 @@
-import { partialMatchKey, type Query, type QueryClient, type StaleTime } from '@tanstack/react-query';
+import type { Query, QueryClient, StaleTime } from '@tanstack/react-query';
 import { attachHints } from './cache-hint.js';
 import { now } from './clock.js';
 import { type CacheHints, defaultHints, isCacheHints, type Listener, registryOf } from './hints.js';
 import { hydrationHintOf, watchHydration } from './hydration.js';
 import type { ClientTarget } from './protocol.js';
-import { isPath, parseQueryKey } from './query-key.js';
+import { isPath, parseQueryKey, partialMatchKey } from './query-key.js';
 
 /**
  * The server's static cache policy, as `cachePolicy(appRouter)` from

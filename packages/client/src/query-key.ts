@@ -84,3 +84,29 @@ export function callId(path: string, input: unknown): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Whether `b` is a partial of `a`, as React Query's `invalidateQueries({ queryKey })`
+ * decides it: equal primitives; arrays where `b` is no longer than `a` and matches
+ * it item by item; objects where every key of `b` matches the same key of `a`.
+ * Written out here because `@tanstack/react-query` exports its own only from later
+ * 5.x releases than the oldest this package supports.
+ *
+ * @internal
+ */
+export function partialMatchKey(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b) return false;
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    if (Array.isArray(a) && Array.isArray(b)) {
+      if (b.length > a.length) return false;
+      for (let i = 0; i < b.length; i++) if (!partialMatchKey(a[i], b[i])) return false;
+      return true;
+    }
+    const left = a as Record<string, unknown>;
+    const right = b as Record<string, unknown>;
+    for (const key of Object.keys(right)) if (!partialMatchKey(left[key], right[key])) return false;
+    return true;
+  }
+  return false;
+}

@@ -70,9 +70,13 @@ describe('distributed flight', () => {
 
   it('without distributed, each instance runs it (in-process single-flight only)', async () => {
     let runs = 0;
+    // Each run waits until the other instance's has started too: only two
+    // independent runs can get past it (one would wait forever, failing the test).
+    let bothStarted!: () => void;
+    const started = new Promise<void>((resolve) => (bothStarted = resolve));
     const { loads } = twoInstances(async (id) => {
-      runs++;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (++runs === 2) bothStarted();
+      await started;
       return id;
     });
     await Promise.all(loads.flatMap((load) => [load('a'), load('a')]));

@@ -20,6 +20,7 @@ import { ResilientClient } from '../../src/http/resilient-client.js';
 import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import { patient } from '../helpers/redis-server.js';
+import { until } from '../helpers/time.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const T0 = new Date('2030-01-01T00:00:00Z').getTime();
@@ -27,14 +28,6 @@ const T0 = new Date('2030-01-01T00:00:00Z').getTime();
 /** Real timers run (HTTP, Redis); only the clock the cache reads stands still until moved. */
 function at(ms: number): void {
   vi.setSystemTime(T0 + ms);
-}
-
-/** Resolves once `condition()` holds (real timers; the fake clock does not move). */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; !condition(); i++) {
-    if (i > 5_000) throw new Error('until(): the condition did not hold within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 /** A backend that counts completed writes (to wait for a background refresh to be stored). */

@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { now } from '../cache/clock.js';
 import { InvalidOptionError, RedisBackendError } from '../errors.js';
 import { assertSeconds } from '../seconds.js';
 import { clientKind, type IoredisClient, type NodeRedisClient, type RedisClient } from './redis-clients.js';
@@ -195,7 +194,7 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
   #gate(): Promise<void> | RedisBackendError | undefined {
     if (this.#closed) return new RedisBackendError('closed', 'the Redis backend was closed');
     if (this.#coolUntil !== 0) {
-      if (now() < this.#coolUntil) {
+      if (performance.now() < this.#coolUntil) {
         return new RedisBackendError(
           'unavailable',
           'Redis timed out recently; skipping it until the cooldown ends',
@@ -289,9 +288,15 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
    * share one timer: a `setTimeout` + `clearTimeout` per command cost more than
    * the rest of the wrapper on the hit path. A command is thus given up between
    * `commandTimeout` and 1.1 × `commandTimeout` after it started.
+   *
+   * Slices are cut on the monotonic clock (`performance.now()`), like the timer
+   * itself: on the wall clock, a step back (NTP, a faked `Date`) would keep one
+   * slice open until the wall clock caught up, its timer long fired, so every
+   * later command would join an expired slice (writes aborted unsent, reads
+   * with no deadline at all). Entry expiry is not decided here.
    */
   #currentBucket(): Bucket {
-    const at = now();
+    const at = performance.now();
     if (this.#bucket === undefined || at >= this.#bucketEnds) {
       const bucket: Bucket = { rejects: new Set(), controller: undefined, expired: false };
       this.#bucket = bucket;
@@ -314,7 +319,7 @@ export class RedisBackend<TClient extends RedisClient = RedisClient> implements 
     bucket.expired = true;
     bucket.controller?.abort();
     if (bucket.rejects.size === 0) return;
-    if (this.#cooldownMs > 0) this.#coolUntil = now() + this.#cooldownMs;
+    if (this.#cooldownMs > 0) this.#coolUntil = performance.now() + this.#cooldownMs;
     const error = this.#timeout();
     for (const reject of bucket.rejects) reject(error);
     bucket.rejects.clear();

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { registerBackendSuite } from '@trpc-memory/server/test-suite';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis.js';
 import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
 import { coreOf } from '../../src/cache/cache-internals.js';
@@ -17,6 +18,7 @@ import {
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
 const PRIVATE_PORT = testPort(17111);
+const CLOCK_PORT = testPort(17112);
 
 const unique = (label: string) => `redis-test-${label}-${randomUUID().slice(0, 8)}`;
 
@@ -254,4 +256,90 @@ describe('RedisBackend fails open', () => {
       await backend.close();
     });
   });
+});
+
+describe('RedisBackend deadlines run on the monotonic clock, not the wall clock', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer(CLOCK_PORT);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const clients = [
+    {
+      name: 'ioredis',
+      async connect(url: string) {
+        const client = new Redis(url);
+        return { client, close: async () => client.disconnect() };
+      },
+    },
+    {
+      name: 'node-redis',
+      async connect(url: string) {
+        const client = createClient({ url });
+        await client.connect();
+        return { client, close: async () => void (await client.close()) };
+      },
+    },
+  ] as const;
+
+  for (const { name, connect } of clients) {
+    it(`${name}: after the wall clock steps back an hour, commands still succeed and a stalled Redis still times out`, async () => {
+      const app = await connect(server.url);
+      const commandTimeout = 0.2;
+      const backend = new RedisBackend(app.client, { commandTimeout, cooldown: 0.2 });
+      const key = unique(`clock-${name}`);
+      try {
+        await backend.set(key, 'before');
+        // Only Date is faked (timers and performance.now() stay real): the wall clock stands
+        // still, then steps back an hour, as after an NTP correction.
+        vi.useFakeTimers({ toFake: ['Date'] });
+        vi.setSystemTime(Date.now() - 3_600_000);
+        // Commands keep working across several deadline periods of real time (on the wall
+        // clock, they all joined one deadline slice, given up once its timer fired).
+        const spanMs = 3 * (commandTimeout * 1000 * 1.1);
+        const from = performance.now();
+        let rounds = 0;
+        while (performance.now() - from < spanMs || rounds < 3) {
+          await backend.set(key, `v${rounds}`, 600);
+          expect(await backend.get(key)).toBe(`v${rounds}`);
+          rounds++;
+        }
+
+        // Frozen Redis: a command is still given up after commandTimeout.
+        server.process.kill('SIGSTOP');
+        try {
+          const started = performance.now();
+          const guard = new Promise<'no deadline'>((resolve) =>
+            setTimeout(resolve, 15_000, 'no deadline').unref(),
+          );
+          const outcome = await Promise.race([
+            backend.get(key).then(
+              () => 'answered',
+              (error: unknown) => error,
+            ),
+            guard,
+          ]);
+          expect(outcome).toBeInstanceOf(RedisBackendError);
+          expect(outcome).toMatchObject({ reason: 'timeout' });
+          expect(performance.now() - started).toBeGreaterThanOrEqual(commandTimeout * 1000 - 1);
+        } finally {
+          server.process.kill('SIGCONT');
+        }
+        // The cooldown ends in real time too, though the wall clock has not moved since.
+        await vi.waitFor(async () => expect(await backend.get(key)).toBe(`v${rounds - 1}`), {
+          timeout: 10_000,
+          interval: 50,
+        });
+      } finally {
+        await backend.close();
+        await app.close();
+      }
+    });
+  }
 });

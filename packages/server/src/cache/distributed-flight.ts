@@ -1,7 +1,6 @@
 import type { CacheBackend, FlightCoordinator, FlightTurn } from '../backends/types.js';
 import { coreOf } from './cache-internals.js';
-import { type Flight, localFlight } from './memoizer.js';
-import { guardsHold } from './tags.js';
+import { type Flight, localFlight, storedHit } from './memoizer.js';
 
 /**
  * How one memorized function coordinates its misses across processes (resolved
@@ -88,18 +87,8 @@ export function distributedFlight(options: DistributedFlightOptions): Flight {
               (await core.readStored(key)) ??
               (alternateKey === undefined ? undefined : await core.readStored(alternateKey));
             // An entry stored dead (its tag was invalidated while it was computed) is no answer.
-            const guarded = found?.entry.guarded;
-            if (found !== undefined && (guarded === undefined || (await guardsHold(cache, guarded)))) {
-              const { entry, raw } = found;
-              return {
-                data: entry.value,
-                source: 'hit',
-                raw,
-                stored: true,
-                expiresAt: entry.expiresAt,
-                tags: guarded?.tags,
-              };
-            }
+            const hit = await storedHit(cache, found);
+            if (hit !== undefined) return hit;
           }
         },
         signal,

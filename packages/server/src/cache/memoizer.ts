@@ -288,19 +288,8 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
       async (): Promise<Computed> => {
         ran = true;
         // Another flight may have stored the entry between the caller's read and now.
-        const found = await core.readStored(key, shared);
-        const guarded = found?.entry.guarded;
-        if (found !== undefined && (guarded === undefined || (await guardsHold(cache, guarded)))) {
-          const { entry, raw } = found;
-          return {
-            data: entry.value,
-            source: 'hit',
-            raw,
-            stored: true,
-            expiresAt: entry.expiresAt,
-            tags: guarded?.tags,
-          };
-        }
+        const hit = await storedHit(cache, await core.readStored(key, shared));
+        if (hit !== undefined) return hit;
         // Tokens read before computing: a tag invalidated from now on kills what is stored.
         const prepared = plan === undefined ? undefined : await prepareGuards(cache, plan, ttl);
         const data = await compute();
@@ -369,4 +358,27 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
   };
 
   return { read, backendKey, computeThrough, memoize };
+}
+
+/**
+ * A stored entry as the outcome of a computation that found it (another flight, or
+ * another instance, stored it meanwhile); `undefined` when there is none or it was
+ * stored dead (a tag of it was invalidated while it was computed).
+ */
+export async function storedHit(
+  cache: Cache,
+  found: { entry: DecodedEntry; raw: string } | undefined,
+): Promise<Computed | undefined> {
+  if (found === undefined) return undefined;
+  const { entry, raw } = found;
+  const guarded = entry.guarded;
+  if (guarded !== undefined && !(await guardsHold(cache, guarded))) return undefined;
+  return {
+    data: entry.value,
+    source: 'hit',
+    raw,
+    stored: true,
+    expiresAt: entry.expiresAt,
+    tags: guarded?.tags,
+  };
 }

@@ -48,28 +48,7 @@ function ioredisSubscriber(client: RedisClient, channel: string, events: Subscri
     // A subscriber cut off must not turn into a failed SUBSCRIBE retried on its own.
     maxRetriesPerRequest: 0,
   });
-  let lastError: unknown;
-  let closed = false;
-  sub.on('error', (error: unknown) => (lastError = error));
-  sub.on('ready', () => {
-    sub.subscribe(channel).then(
-      () => events.subscribed(),
-      (error: unknown) => events.down(error),
-    );
-  });
-  sub.on('close', () => {
-    if (!closed) events.down(lastError);
-  });
-  sub.on('message', (from: string, text: string) => {
-    if (from === channel) events.message(text);
-  });
-  sub.connect().catch(noop);
-  return {
-    async close() {
-      closed = true;
-      sub.disconnect();
-    },
-  };
+  return followIoredis(sub, channel, events, () => sub.subscribe(channel), 'message', ['error']);
 }
 
 /**
@@ -98,20 +77,39 @@ function ioredisClusterSubscriber(
     enableOfflineQueue: true,
     lazyConnect: true,
   });
+  // A Cluster reports a failing node as 'node error'.
+  return followIoredis(sub, channel, events, () => sub.ssubscribe(channel), 'smessage', [
+    'error',
+    'node error',
+  ]);
+}
+
+/**
+ * Wires an ioredis subscriber (single node or Cluster) to `events`: subscribes on
+ * every `ready` (so it knows when it is subscribed), reports a close it did not
+ * ask for as `down` with the last error seen, and connects.
+ */
+function followIoredis(
+  sub: IoredisSubscriber,
+  channel: string,
+  events: SubscriberEvents,
+  subscribe: () => Promise<unknown>,
+  messageEvent: 'message' | 'smessage',
+  errorEvents: readonly string[],
+): Subscriber {
   let closed = false;
   let lastError: unknown;
-  sub.on('error', (error: unknown) => (lastError = error));
-  sub.on('node error', (error: unknown) => (lastError = error));
+  for (const event of errorEvents) sub.on(event, (error: unknown) => (lastError = error));
   sub.on('close', () => {
     if (!closed) events.down(lastError);
   });
   sub.on('ready', () => {
-    sub.ssubscribe(channel).then(
+    subscribe().then(
       () => events.subscribed(),
       (error: unknown) => events.down(error),
     );
   });
-  sub.on('smessage', (from: string, text: string) => {
+  sub.on(messageEvent, (from: string, text: string) => {
     if (from === channel) events.message(text);
   });
   sub.connect().catch(noop);

@@ -40,7 +40,7 @@ export interface DecodedEntry {
 
 /**
  * What a guarded entry carries besides its value: the tags it was stored with (to
- * report to the client) and, per state key it depends on (`%T:<tag>`, `%I:…`, see
+ * report to the client) and, per state key it depends on (`%T:<tag>`, see
  * the key module), the token that key held when the computation started. The entry
  * is valid only while every one of those keys still holds that token. Written in
  * the header as `G<json [tags, [[key, token], …]]>` and a newline (which JSON

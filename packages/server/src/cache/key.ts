@@ -435,7 +435,6 @@ export function userKeySegment(key: string): string {
  * key). They are entry keys like `namespace:…`, relative to `<prefix>:`:
  *
  *   `%T:<tag>`                  the current token of a tag (`memorize({ tags })`)
- *   `%I:<namespace>:<call>`     the current token of one input of a scoped procedure
  *   `%E`                        the cache's invalidation epoch
  *
  * No other key can start with `%` followed by a letter: every `%` in a prefix,
@@ -449,12 +448,4 @@ export const EPOCH_STATE = '%E';
 /** The state key of a tag: `%T:<tag>` (the tag escaped one-to-one, `:` kept). */
 export function tagStateKey(tag: string): string {
   return `%T:${escapePart(tag, false, false)}`;
-}
-
-/**
- * The state key of one input of a scoped procedure, guarding the entries of every
- * scope for that input: `%I:<namespace part>:<call part>`.
- */
-export function inputStateKey(namespaceHead: string, callPart: string): string {
-  return `%I:${namespaceHead}${callPart}`;
 }

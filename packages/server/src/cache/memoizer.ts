@@ -40,7 +40,7 @@
  * hit path is exactly the plain one.
  *
  * Where later capabilities plug in:
- * - **Tags** (and the input guard of scoped entries) travel per call in
+ * - **Tags** travel per call in
  *   {@link MissCall.guards}: tokens read before computing, stored with the entry,
  *   checked when an entry is found (see `tags.ts`).
  * - **Per-entry policy** that does not depend on the call (grace windows such as
@@ -139,7 +139,7 @@ export interface MissCall {
   /** The stale entry {@link Memoizer.read} found (grace): served instead of computing, or of an error. */
   stale?: MemoEntry | undefined;
   /**
-   * The guards the entry depends on (tags, a scoped call's input; see `tags.ts`):
+   * The guards the entry depends on (its tags; see `tags.ts`):
    * their tokens are read before `compute` runs and stored with the entry, and a
    * found entry counts only while they hold. Default: none.
    */

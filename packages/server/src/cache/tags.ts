@@ -5,11 +5,11 @@ import type { EntryGuards } from './codec.js';
 import { EPOCH_STATE, tagStateKey } from './key.js';
 
 /**
- * Tags and input targets: how an entry stored under one key is dropped by an
- * invalidation that names something else (a tag, an input of a scoped procedure).
+ * Tags: how an entry stored under one key is dropped by an invalidation that names
+ * something else (a tag, whatever the procedures and scopes carrying it).
  *
- * The mechanism is a **token per state key** (a tag's `%T:<tag>`, a scoped input's
- * `%I:<namespace>:<call>`, see the key module), stored as an ordinary entry:
+ * The mechanism is a **token per state key** (a tag's `%T:<tag>`, see the key
+ * module), stored as an ordinary entry:
  * - before a computation starts, the tokens of the keys its entry will depend on
  *   are read (a missing one is created with a fresh random token), and the entry is
  *   stored with them (its `guarded` header);
@@ -32,7 +32,7 @@ import { EPOCH_STATE, tagStateKey } from './key.js';
  *
  * Cost: an unguarded entry is read exactly as before. A guarded hit reads one more
  * key per guard, issued together with the entry read when the guards are known in
- * advance (static tags, scoped inputs), so one round trip on Redis.
+ * advance (fixed tags), so one round trip on Redis.
  */
 
 /** One dependency of a guarded entry: a state key and the token it held. */
@@ -206,7 +206,7 @@ export async function invalidateStates(cache: Cache, keys: readonly string[], ta
 
 /** What the memoizer knows, before a call computes, about the guards its entry will have. */
 export interface GuardPlan {
-  /** State keys known before the computation: fixed tags, a scoped call's input. */
+  /** State keys known before the computation: the fixed tags'. */
   readonly keys: readonly string[];
   /** The fixed tags (reported with the entry). */
   readonly tags: readonly string[];

@@ -1,4 +1,5 @@
 import type { AnyTRPCRouter } from '@trpc/server';
+import { uniqueTargets } from './invalidation.js';
 import { effectiveExpire, invalidatesTagOf, memorizeTagOf, proceduresOf } from './procedure-tags.js';
 
 /**
@@ -18,7 +19,8 @@ export interface ProcedureCachePolicy {
   expire?: number;
   /**
    * A mutation using `invalidates([...])` with a fixed list: the targets it
-   * invalidates on success (procedure paths, `{ path, input }`, `{ tag }`).
+   * invalidates on success (procedure paths, `{ path, input }`, `{ tag }`); an
+   * input target's `scope` is left out (a browser holds one user's queries).
    */
   invalidates?: PolicyTarget[];
   /**
@@ -95,7 +97,12 @@ export function cachePolicy(router: AnyTRPCRouter): CachePolicy {
     if (targets !== undefined) {
       policy[path] = {
         ...policy[path],
-        invalidates: targets.map((target): PolicyTarget => {
+        // Without scopes (a browser holds one user's queries; a scope may be a token).
+        invalidates: uniqueTargets(
+          targets.map((target) =>
+            target.kind === 'input' ? { kind: 'input', path: target.path, input: target.input } : target,
+          ),
+        ).map((target): PolicyTarget => {
           if (target.kind === 'path') return target.path;
           if (target.kind === 'tag') return { tag: target.tag };
           return target.input === undefined

@@ -25,7 +25,9 @@ import type { NormalizedTarget } from './invalidation.js';
  *   nothing: targets separated by spaces, each one of
  *   - a procedure path, URI-encoded (`post.list`): every query of it;
  *   - `input=<path>=<input>`: the queries of that path whose input matches, the
- *     path and the JSON of the input each URI-encoded (`input=<path>` for no input);
+ *     path and the JSON of the input each URI-encoded (`input=<path>` for no input).
+ *     A target's `scope` is not sent: a browser holds one user's queries, and a
+ *     scope may be another user's id, or a token;
  *   - `tag=<tag>`: the queries whose results carry the tag, the JSON string of the
  *     tag URI-encoded (JSON escapes lone surrogates, which URI encoding cannot carry).
  *   Clients that predate targets read the paths and ignore the rest.

@@ -79,7 +79,9 @@ export interface InvalidatesOptions {
    * `invalidates` clears the namespace and cache each memorized procedure
    * actually uses (a `memorize({ namespace })` override, a `memorize({ cache })`
    * instance, a `key` function, which input targets call with the mutation's
-   * context), drops an input target's entry also under the input as the
+   * context, and a `scope` function, which tells an input target the caller's scope:
+   * without `router`, an input target of a scoped procedure needs its `scope`),
+   * drops an input target's entry also under the input as the
    * procedure's `.input()` parses it, invalidates tags in every cache the router's
    * memorized procedures use, and a static path that names no procedure is an
    * error at the first call. Default: none — each path is cleared as the namespace
@@ -139,9 +141,11 @@ const KNOWN_OPTIONS = ['router', 'cache'];
  * Targets (see {@link InvalidationTarget}):
  * - `'post.list'`: every cached result of that procedure (its `memorize` namespace);
  * - `{ path: 'post.byId', input: { id: '1' } }`: exactly the entry a call with that
- *   input reads (object key order does not matter; on a scoped procedure, in every
- *   scope); in the browser, the queries of that path whose input matches (React
- *   Query's partial key matching);
+ *   input reads (object key order does not matter); on a scoped procedure, the
+ *   mutation caller's own entry (the procedure's `scope` applied to the mutation's
+ *   context; found through `router`), or with `scope: id`, that scope's, and the whole
+ *   procedure when the context gives no scope; in the browser, the queries of that
+ *   path whose input matches (React Query's partial key matching);
  * - `{ tag: 'post:1' }`: every entry stored with that tag by `memorize({ tags })`,
  *   whatever its procedure; in the browser, the queries whose results the server
  *   reported with that tag.
@@ -173,6 +177,19 @@ const KNOWN_OPTIONS = ['router', 'cache'];
  *       .input(z.object({ authorId: z.string() }))
  *       .use(invalidates<object, { authorId: string }>(({ input }) => [{ tag: `author:${input.authorId}` }]))
  *       .mutation(ban),
+ *   }),
+ *   me: t.router({
+ *     note: authed
+ *       .input(z.object({ id: z.string() }))
+ *       .use(memorize({ expire: 60, scope: (ctx) => ctx.user.id }))
+ *       .query(loadNote),
+ *     editNote: authed
+ *       .input(z.object({ id: z.string(), text: z.string() }))
+ *       // the caller's own entry of that note: the scope comes from the mutation's ctx
+ *       .use(invalidates<object, { id: string }>(({ input }) => [{ path: 'me.note', input: { id: input.id } }], {
+ *         router: (): AnyTRPCRouter => appRouter,
+ *       }))
+ *       .mutation(saveNote),
  *   }),
  * });
  * ```

@@ -2,9 +2,9 @@ import type { AnyTRPCRouter } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { coreOf, isCache } from '../cache/cache-internals.js';
 import {
-  inputStateKey,
   namespacePart,
   rawInputKey,
+  scopeSegment,
   stableKey,
   tagStateKey,
   userKeySegment,
@@ -34,12 +34,22 @@ export type InvalidationTarget = string | InputTarget | TagTarget;
 
 /**
  * One input of a procedure: exactly the entry a call of `path` with `input` reads
- * (same key building as `memorize`: object key order does not matter). On a scoped
- * procedure (`memorize({ scope })`) it drops that input for every scope.
+ * (same key building as `memorize`: object key order does not matter).
+ *
+ * On a scoped procedure (`memorize({ scope })`) it drops that input in **one
+ * scope**: `scope` when given, else the one the procedure's `scope` function
+ * returns for the invalidating context (the mutation's `ctx` in `invalidates`,
+ * `invalidate`'s `ctx` option), which takes the `router` option to find. When no
+ * scope can be told (the function returns no string, or throws), the whole
+ * procedure is dropped instead. A scoped hit so reads its entry only, like a
+ * public hit; for data shared across scopes, tag the entries and invalidate the tag.
  *
  * @example
  * ```ts
- * const target: InputTarget = { path: 'post.byId', input: { id: '1' } };
+ * const post: InputTarget = { path: 'post.byId', input: { id: '1' } };
+ * // user 7's entry of a scoped procedure, from a webhook (no caller context)
+ * const note: InputTarget = { path: 'me.note', input: { id: 'n1' }, scope: '7' };
+ * await invalidate([post, note], { router: (): AnyTRPCRouter => appRouter });
  * ```
  */
 export interface InputTarget {
@@ -47,6 +57,12 @@ export interface InputTarget {
   readonly path: string;
   /** The input as a client sends it; omitted for a procedure without input. */
   readonly input?: unknown;
+  /**
+   * On a scoped procedure, the scope whose entry to drop: what the procedure's
+   * `scope(ctx)` returns for that caller (e.g. the user id). Default: the scope of
+   * the invalidating context. Ignored on a public procedure. Never sent to browsers.
+   */
+  readonly scope?: string;
 }
 
 /**
@@ -77,26 +93,36 @@ export interface InvalidateOptions {
    */
   cache?: Cache;
   /**
-   * The app router. With it, a target reaches the namespace, cache and `key`
-   * function each memorized procedure actually uses, an input target also drops the
-   * entry keyed by the input as the procedure's `.input()` parses it, and a tag is
-   * invalidated in every cache the router's memorized procedures use. A path that
-   * names no procedure is then an error. Default: none — a path is its namespace, in
-   * the global (or given) cache.
+   * The app router. With it, a target reaches the namespace, cache, `key` and
+   * `scope` functions each memorized procedure actually uses, an input target also
+   * drops the entry keyed by the input as the procedure's `.input()` parses it, and
+   * a tag is invalidated in every cache the router's memorized procedures use. A
+   * path that names no procedure is then an error. Default: none — a path is its
+   * namespace, in the global (or given) cache, of a public procedure (an input
+   * target reaches a scoped entry only through its `scope`).
    */
   router?: () => AnyTRPCRouter;
-  /** The context handed to a procedure's `key` function for an input target. Default: `undefined`. */
+  /**
+   * The context handed to a procedure's `key` and `scope` functions for an input
+   * target (the scope then drops that caller's entry). Default: `undefined`.
+   */
   ctx?: unknown;
 }
 
 /** A target after validation: what the client is told, and what the server drops. */
 export type NormalizedTarget =
   | { readonly kind: 'path'; readonly path: string }
-  | { readonly kind: 'input'; readonly path: string; readonly input: unknown }
+  | {
+      readonly kind: 'input';
+      readonly path: string;
+      readonly input: unknown;
+      /** The target's own scope; absent: the invalidating context's. */
+      readonly scope?: string;
+    }
   | { readonly kind: 'tag'; readonly tag: string };
 
 const ALLOWED =
-  "an array of targets: procedure paths such as 'post.list', { path: 'post.byId', input: { id: '1' } } or { tag: 'post:1' }";
+  "an array of targets: procedure paths such as 'post.list', { path: 'post.byId', input: { id: '1' } } (with scope: '<scope id>' for one scope of a scoped procedure) or { tag: 'post:1' }";
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;
@@ -114,8 +140,11 @@ function normalize(target: unknown): NormalizedTarget | undefined {
   }
   const { path } = target;
   if (typeof path !== 'string' || path.length === 0) return undefined;
-  if (!keys.every((key) => key === 'path' || key === 'input')) return undefined;
-  return { kind: 'input', path, input: target.input };
+  if (!keys.every((key) => key === 'path' || key === 'input' || key === 'scope')) return undefined;
+  if (!('scope' in target)) return { kind: 'input', path, input: target.input };
+  const { scope } = target;
+  // Present means a scope id: an undefined one must not fall back to the caller's scope.
+  return typeof scope === 'string' ? { kind: 'input', path, input: target.input, scope } : undefined;
 }
 
 /**
@@ -155,8 +184,9 @@ export function uniqueTargets(targets: readonly NormalizedTarget[]): NormalizedT
 function targetId(target: NormalizedTarget): string | undefined {
   if (target.kind === 'path') return `p${target.path}`;
   if (target.kind === 'tag') return `t${target.tag}`;
+  const scope = target.scope === undefined ? '' : `~${JSON.stringify(target.scope)}`;
   try {
-    return `i${JSON.stringify(target.path)}${stableKey(target.input)}`;
+    return `i${JSON.stringify(target.path)}${scope}${stableKey(target.input)}`;
   } catch {
     return undefined;
   }
@@ -258,17 +288,39 @@ async function parsedInput(procedure: unknown, input: unknown): Promise<{ value:
 interface CachePlan {
   namespaces: Set<string>;
   keys: Set<string>;
-  states: Set<string>;
   tags: Set<string>;
 }
 
 function planOf(plans: Map<Cache, CachePlan>, cache: Cache): CachePlan {
   let plan = plans.get(cache);
   if (plan === undefined) {
-    plan = { namespaces: new Set(), keys: new Set(), states: new Set(), tags: new Set() };
+    plan = { namespaces: new Set(), keys: new Set(), tags: new Set() };
     plans.set(cache, plan);
   }
   return plan;
+}
+
+/**
+ * The key heads (namespace, then scope) an input target's entry may be under: of the
+ * target's scope, else the one the procedure's `scope` function gives the
+ * invalidating context; `'namespace'` for a scoped procedure whose scope cannot be
+ * told, like a `key` function that cannot answer (see {@link callPartsOf}).
+ */
+function headsOf(resolved: Resolved, scope: string | undefined, ctx: unknown): string[] | 'namespace' {
+  const head = `${namespacePart(resolved.namespace)}:`;
+  const tag = resolved.tag;
+  // Unknown to memorize (no router): a public procedure; a scope given names its entry too.
+  if (tag === undefined) return scope === undefined ? [head] : [head, head + scopeSegment(scope)];
+  if (tag.visibility === 'public') return [head];
+  if (scope !== undefined) return [head + scopeSegment(scope)];
+  const scopeFn = tag.scope as ((ctx: unknown) => unknown) | undefined;
+  try {
+    const id = scopeFn?.(ctx);
+    // No string for this context: whose entry it is cannot be told, so drop every scope's.
+    return typeof id === 'string' ? [head + scopeSegment(id)] : 'namespace';
+  } catch {
+    return 'namespace';
+  }
 }
 
 /** The call parts a call with `input` may be stored under. */
@@ -308,8 +360,8 @@ async function callPartsOf(
 }
 
 /**
- * Drops what `targets` name: namespaces for paths, the keys (and, for scoped
- * procedures, the input states) of input targets, and the tag states of tags.
+ * Drops what `targets` name: namespaces for paths, the keys of input targets (in
+ * one scope of a scoped procedure), and the tag states of tags.
  * Every cache affected is invalidated; a backend failure is reported through the
  * cache's `onError` and makes the returned promise reject (after every other
  * drop was attempted).
@@ -344,19 +396,13 @@ export async function applyTargets(
       plan.namespaces.add(resolved.namespace);
       continue;
     }
-    const parts = await callPartsOf(resolved, target.path, target.input, ctx);
-    if (parts === 'namespace') {
+    const heads = headsOf(resolved, target.scope, ctx);
+    const parts = heads === 'namespace' ? heads : await callPartsOf(resolved, target.path, target.input, ctx);
+    if (heads === 'namespace' || parts === 'namespace') {
       plan.namespaces.add(resolved.namespace);
       continue;
     }
-    const head = `${namespacePart(resolved.namespace)}:`;
-    // Without the router, whether the procedure is scoped is unknown: drop both kinds.
-    const scoped = resolved.tag === undefined || resolved.tag.visibility === 'private';
-    const public_ = resolved.tag === undefined || resolved.tag.visibility === 'public';
-    for (const part of parts) {
-      if (public_) plan.keys.add(head + part);
-      if (scoped) plan.states.add(inputStateKey(head, part));
-    }
+    for (const head of heads) for (const part of parts) plan.keys.add(head + part);
   }
   const work: Promise<void>[] = [];
   for (const [cache, plan] of plans) {
@@ -374,11 +420,8 @@ export async function applyTargets(
         })(),
       );
     }
-    const states = [...plan.states];
     const tags = [...plan.tags].map(tagStateKey);
-    if (states.length > 0 || tags.length > 0) {
-      work.push(invalidateStates(cache, [...states, ...tags], tags.length > 0));
-    }
+    if (tags.length > 0) work.push(invalidateStates(cache, tags, true));
   }
   const results = await Promise.allSettled(work);
   const failed = results.find((result) => result.status === 'rejected');
@@ -406,7 +449,10 @@ function cachesOf(router: (() => AnyTRPCRouter) | undefined, givenCache: Cache |
  *
  * - `'post.list'`: every cached result of that procedure;
  * - `{ path: 'post.byId', input: { id: '1' } }`: exactly the entry a call with that
- *   input reads (for a scoped procedure, in every scope);
+ *   input reads. On a scoped procedure, one caller's entry: of the target's `scope`,
+ *   else of the scope the procedure's `scope` function gives `ctx` (found through
+ *   `router`; the whole procedure when it gives no string). Without `router` nor
+ *   `scope`, a path stands for a public procedure: scoped entries stay;
  * - `{ tag: 'post:1' }`: every entry stored with that tag (`memorize({ tags })`).
  *
  * Resolves once every target is dropped. Rejects when a target is malformed
@@ -421,6 +467,15 @@ function cachesOf(router: (() => AnyTRPCRouter) | undefined, givenCache: Cache |
  * app.post('/webhooks/cms', async (req, res) => {
  *   const { postId, authorId } = req.body;
  *   await invalidate([{ path: 'post.byId', input: { id: postId } }, { tag: `author:${authorId}` }]);
+ *   res.sendStatus(204);
+ * });
+ *
+ * // One user's entry of a scoped procedure (memorize({ scope: (ctx) => ctx.user.id })):
+ * app.post('/webhooks/notes', async (req, res) => {
+ *   const { noteId, userId } = req.body;
+ *   await invalidate([{ path: 'me.note', input: { id: noteId }, scope: userId }], {
+ *     router: (): AnyTRPCRouter => appRouter,
+ *   });
  *   res.sendStatus(204);
  * });
  * ```

@@ -4,7 +4,6 @@ import { coreOf } from '../cache/cache-internals.js';
 import { distributedFlight } from '../cache/distributed-flight.js';
 import { distributedOf, graceOf } from '../cache/grace.js';
 import {
-  inputStateKey,
   namespacePart,
   rawInputKey,
   scopeSegment,
@@ -297,8 +296,7 @@ export function memorize<TContext = object, TData = unknown>(
     const cache = givenCache ?? CacheManager.instance;
 
     const keys = pathKeys(opts.path);
-    const procedureHead = keys.head;
-    let head = procedureHead;
+    let head = keys.head;
     if (scopeOf !== undefined) {
       const id = scopeOf(opts.ctx as TContext);
       if (id === null || id === undefined) return passThrough(opts);
@@ -340,12 +338,9 @@ export function memorize<TContext = object, TData = unknown>(
       entryKey = head + callPart;
     }
     const ttl = expire ?? cache.expire;
-    // The state keys the entry depends on, read together with it: its fixed tags and,
-    // when scoped, its input (an input target drops it in every scope).
-    const guardKeys =
-      scopeOf === undefined
-        ? fixedTagKeys
-        : [...fixedTagKeys, ...scopedGuardKeys(procedureHead, callPart, kind, opts.input)];
+    // The state keys the entry depends on, read together with it: its fixed tags (a
+    // scoped entry has no other: an input target drops it by its key, in one scope).
+    const guardKeys = fixedTagKeys;
     const prefetched = guardKeys.length === 0 ? undefined : prefetchTokens(cache, guardKeys);
 
     // The hit path: no promise to wait for when the backend answers synchronously.
@@ -405,7 +400,7 @@ export function memorize<TContext = object, TData = unknown>(
     }
   }
 
-  /** The guards of a call's entry: its fixed tags, its scoped input, the tags computed from its result. */
+  /** The guards of a call's entry: its fixed tags, the tags computed from its result. */
   function planOf(
     opts: CallOptions,
     keys: readonly string[],
@@ -515,6 +510,7 @@ export function memorize<TContext = object, TData = unknown>(
     visibility,
     cache: givenCache,
     key,
+    scope: scopeOf,
     tags: tags === undefined ? undefined : typeof tags === 'function' ? 'computed' : fixedTags,
   };
   Object.defineProperty(memorizeMiddleware, MEMORIZE_TAG, { value: tag });
@@ -537,28 +533,6 @@ function holds(
   prefetched: GuardPlan['prefetched'],
 ): boolean | Promise<boolean> {
   return entry.guarded === undefined ? true : guardsHold(cache, entry.guarded, prefetched);
-}
-
-/**
- * The input states guarding a scoped entry: of the call part it is read under, and
- * while the procedure's input kind is unknown, of the validated input it may be
- * stored under.
- */
-function scopedGuardKeys(
-  procedureHead: string,
-  callPart: string,
-  kind: 'validated' | 'raw' | undefined,
-  input: unknown,
-): string[] {
-  const keys = [inputStateKey(procedureHead, callPart)];
-  if (kind !== undefined || callPart.startsWith('=')) return keys;
-  try {
-    const validated = inputStateKey(procedureHead, stableKey(input));
-    if (validated !== keys[0]) keys.push(validated);
-  } catch {
-    // Not keyable: it is not stored under it either.
-  }
-  return keys;
 }
 
 /** The entry under the validated-input key, when that key can be built. */

@@ -20,6 +20,8 @@ export interface MemorizeTag {
   cache: unknown;
   /** The `key` function, when given (input targets call it). */
   key?: unknown;
+  /** The `scope` function of a private procedure (input targets call it for the invalidating context). */
+  scope?: unknown;
   /** The tags: a fixed list, `'computed'` when a function of the call, `undefined` for none. */
   tags?: readonly string[] | 'computed' | undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * Tag and input state: the key shapes (no collision with any namespace, scope,
+ * Tag state: the key shapes (no collision with any namespace, scope,
  * `set()` key or other prefix; distinct tags never meet), guarded entries in the
  * codec, and what a failing backend does to guards (a miss, never a stale hit;
  * `invalidate()` rejects).
@@ -15,7 +15,6 @@ import { type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
 import { decodeEntry, encodeEntry } from '../../src/cache/codec.js';
 import {
   EPOCH_STATE,
-  inputStateKey,
   namespacePart,
   plainKeyPart,
   prefixPart,
@@ -43,16 +42,10 @@ describe('state keys', () => {
         part,
         part,
         typedValue,
-        fc.constantFrom<'tag' | 'input' | 'epoch'>('tag', 'input', 'epoch'),
+        fc.constantFrom<'tag' | 'epoch'>('tag', 'epoch'),
         (prefix, otherPrefix, namespace, scope, setKey, input, kind) => {
           const head = `${prefixPart(prefix)}:`;
-          const state =
-            head +
-            (kind === 'tag'
-              ? tagStateKey(setKey)
-              : kind === 'input'
-                ? inputStateKey(`${namespacePart(namespace)}:`, stableKey(input))
-                : EPOCH_STATE);
+          const state = head + (kind === 'tag' ? tagStateKey(setKey) : EPOCH_STATE);
           const namespaceHead = `${head}${namespacePart(namespace)}:`;
           // clear({ namespace }) is deleteByPrefix(namespaceHead): it never reaches state.
           expect(state.startsWith(namespaceHead)).toBe(false);
@@ -74,13 +67,10 @@ describe('state keys', () => {
     );
   });
 
-  it('map distinct tags, and distinct (namespace, input) pairs, to distinct keys (property)', () => {
+  it('map distinct tags to distinct keys (property)', () => {
     fc.assert(
       fc.property(nonEmpty, nonEmpty, (a, b) => {
         expect(tagStateKey(a) === tagStateKey(b)).toBe(a === b);
-        const inA = inputStateKey(`${namespacePart(a)}:`, stableKey(b));
-        const inB = inputStateKey(`${namespacePart(b)}:`, stableKey(a));
-        expect(inA === inB).toBe(a === b);
       }),
       { numRuns: 2_000 },
     );

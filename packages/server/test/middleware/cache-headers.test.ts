@@ -87,6 +87,8 @@ const appRouter = t.router({
       invalidates<Ctx, { id: string }>(({ input }) => [
         'plain',
         { path: 'fast', input: { id: input.id } },
+        // A scope travels to no browser: this one reads as the target above.
+        { path: 'fast', input: { id: input.id }, scope: 'token-of-user-7' },
         { tag: `post:${input.id}` },
       ]),
     )
@@ -291,6 +293,7 @@ describe('cacheHeaders(): tags and targets', () => {
     expect(entries(response, 'trpc-memory-invalidates')).toEqual([
       `plain input=fast=${encodeURIComponent(JSON.stringify({ id: a.id }))} tag=${encode(`post:${a.id}`)}`,
     ]);
+    expect(response.headers.get('trpc-memory-invalidates')).not.toContain('token-of-user-7');
     // And the server dropped the tagged entry.
     const after = await server.batch([['tagged', a]]);
     expect(entries(after, 'trpc-memory-cache')).toEqual(['miss']);

@@ -68,6 +68,28 @@ describe('cachePolicy(router)', () => {
     expect(JSON.parse(JSON.stringify(policy))).toEqual(policy);
   });
 
+  it("leaves an input target's scope out (a browser holds one user's queries), once per input", () => {
+    const router = t.router({
+      m: t.procedure
+        .use(
+          invalidates([
+            { path: 'b', input: { id: '1' }, scope: 'u1' },
+            { path: 'b', input: { id: '1' }, scope: 'u2' },
+            { path: 'b', input: { id: '2' }, scope: 'u1' },
+          ]),
+        )
+        .mutation(() => 1),
+    });
+    expect(cachePolicy(router)).toEqual({
+      m: {
+        invalidates: [
+          { path: 'b', input: { id: '1' } },
+          { path: 'b', input: { id: '2' } },
+        ],
+      },
+    });
+  });
+
   it("takes the global cache's default expire, and omits expire when results never expire", () => {
     const router = t.router({ a: t.procedure.use(memorize()).query(() => 1) });
     expect(cachePolicy(router)).toEqual({ a: {} });

@@ -195,6 +195,18 @@ describe('invalidates(): mistakes', () => {
     expect(() => invalidates([{ path: 'a', inputs: 1 } as never])).toThrow(/option "targets"/);
     expect(() => invalidates([{ tag: '' }])).toThrow(/option "targets"/);
     expect(() => invalidates([{ tag: 'x', path: 'a' } as never])).toThrow(/option "targets"/);
+    // A scope is the string a procedure's scope(ctx) returns; the error names the target.
+    for (const scope of [7, null, undefined, { id: 'a' }]) {
+      expect(() => invalidates([{ path: 'me', input: 1, scope } as never])).toThrow(
+        /option "targets" must be one of .*scope: '<scope id>'.*, got \{"path":"me","input":1/,
+      );
+    }
+    expect(() =>
+      invalidates([
+        { path: 'me', scope: '' },
+        { path: 'me', scope: '~:%\uD800' },
+      ]),
+    ).not.toThrow();
     expect(() => invalidates(['a'], { router: {} as unknown as () => AnyTRPCRouter })).toThrow(
       /option "router" must be a function returning the app router/,
     );

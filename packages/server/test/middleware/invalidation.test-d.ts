@@ -25,6 +25,14 @@ describe('types of targets and tags', () => {
     expectTypeOf<{ path: 'post.byId'; input: { id: string } }>().toExtend<InvalidationTarget>();
     expectTypeOf<{ path: 'me' }>().toExtend<InvalidationTarget>();
     expectTypeOf<{ tag: 'post:1' }>().toExtend<InvalidationTarget>();
+    // One scope of a scoped procedure: its id, a string.
+    expectTypeOf<{ path: 'me.note'; input: { id: string }; scope: string }>().toExtend<InvalidationTarget>();
+    expectTypeOf<{
+      path: 'me.note';
+      input: { id: string };
+      scope: number;
+    }>().not.toExtend<InvalidationTarget>();
+    expectTypeOf<{ path: 'me.note'; scope: undefined }>().not.toExtend<InvalidationTarget>();
     expectTypeOf<{ tags: 'post:1' }>().not.toExtend<InvalidationTarget>();
     expectTypeOf<number>().not.toExtend<InvalidationTarget>();
     expectTypeOf(invalidate).returns.toEqualTypeOf<Promise<void>>();
@@ -60,7 +68,10 @@ describe('types of targets and tags', () => {
         ]),
       )
       .mutation(() => true);
-    // @ts-expect-error a target is a path, { path, input? } or { tag }
+    // @ts-expect-error a target is a path, { path, input?, scope? } or { tag }
     invalidates([{ tags: 'x' }]);
+    invalidates<Ctx, { id: string }>(({ input, ctx }) => [{ path: 'me.note', input, scope: ctx.userId }]);
+    // @ts-expect-error a scope is the string scope(ctx) returns
+    void invalidate([{ path: 'me.note', input: { id: '1' }, scope: 7 }]);
   });
 });

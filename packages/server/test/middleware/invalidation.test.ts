@@ -20,7 +20,7 @@ import { invalidates } from '../../src/middleware/invalidates.js';
 import { invalidate } from '../../src/middleware/invalidation.js';
 import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
-import { sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
+import { anyString, sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
 import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -72,7 +72,11 @@ function invalidationSuite(name: string, make: () => Promise<Subject>): void {
       return cache;
     };
 
-    /** post.byId (after .input()), post.raw (before .input()), post.list, post.mine (scoped), tagged. */
+    /**
+     * post.byId (after .input()), post.raw (before .input()), post.list, post.mine
+     * (scoped, tagged), post.keyed (scoped, with a `key` function), and mutations whose
+     * input targets name post.mine in the caller's own scope or in another one.
+     */
     function app(cache: Cache) {
       const t = initTRPC.context<Ctx>().create();
       const count = runs();
@@ -116,6 +120,43 @@ function invalidationSuite(name: string, make: () => Promise<Subject>): void {
               count.ran(`mine:${input.id}:${ctx.user}`);
               return { ...post(input.id), viewer: ctx.user };
             }),
+          keyed: t.procedure
+            .use(
+              memorize({
+                expire: 60,
+                cache,
+                scope: (ctx: Ctx) => ctx.user,
+                key: ({ input }) => (input as { id: string }).id,
+              }),
+            )
+            .input(z.object({ id: z.string(), note: z.string().optional() }))
+            .query(({ input, ctx }) => {
+              count.ran(`keyed:${input.id}:${ctx.user}`);
+              return input.id;
+            }),
+          /** Drops the caller's own post.mine entry: the scope comes from the mutation's ctx. */
+          touchMine: t.procedure
+            .input(z.object({ id: z.string() }))
+            .use(
+              invalidates<Ctx, { id: string }>(
+                ({ input }) => [{ path: 'post.mine', input: { id: input.id } }],
+                {
+                  router: (): AnyTRPCRouter => router,
+                  cache,
+                },
+              ),
+            )
+            .mutation(() => true),
+          /** Drops another user's post.mine entry: the target names its scope. */
+          shareMine: t.procedure
+            .input(z.object({ id: z.string(), with: z.string() }))
+            .use(
+              invalidates<Ctx, { id: string; with: string }>(
+                ({ input }) => [{ path: 'post.mine', input: { id: input.id }, scope: input.with }],
+                { router: (): AnyTRPCRouter => router, cache },
+              ),
+            )
+            .mutation(() => true),
           rename: t.procedure
             .input(z.object({ id: z.string(), title: z.string() }))
             .use(
@@ -197,23 +238,213 @@ function invalidationSuite(name: string, make: () => Promise<Subject>): void {
       expect(count.of('byId:2:en')).toBe(2);
     });
 
-    it('on a scoped procedure, an input target drops that input for every scope, and only that input', async () => {
+    /** Calls post.mine for every user and id, then returns the runs of each `mine:<id>:<user>`. */
+    async function mineRuns(
+      { caller, count }: ReturnType<typeof app>,
+      users: readonly string[],
+      ids: readonly string[],
+    ): Promise<number[]> {
+      for (const user of users) for (const id of ids) await caller(user).post.mine({ id });
+      return users.flatMap((user) => ids.map((id) => count.of(`mine:${id}:${user}`)));
+    }
+
+    it("on a scoped procedure, a mutation's input target drops that input in the caller's own scope only", async () => {
+      const cache = freshCache();
+      const subject = app(cache);
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1', '2'])).toEqual([1, 1, 1, 1]);
+      // ann's mutation: her entry of input 1 goes; bob's, and her other input, stay cached.
+      await subject.caller('ann').post.touchMine({ id: '1' });
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1', '2'])).toEqual([2, 1, 1, 1]);
+      // A target naming its scope drops that scope's entry, whoever mutates.
+      await subject.caller('ann').post.shareMine({ id: '2', with: 'bob' });
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1', '2'])).toEqual([2, 1, 1, 2]);
+    });
+
+    it("invalidate() drops one scope's entry: the target's scope (a webhook), else the scope of its ctx option", async () => {
+      const cache = freshCache();
+      const subject = app(cache);
+      const { router } = subject;
+      await mineRuns(subject, ['ann', 'bob'], ['1', '2']);
+      await invalidate([{ path: 'post.mine', input: { id: '1' }, scope: 'bob' }], {
+        cache,
+        router: () => router,
+      });
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1', '2'])).toEqual([1, 1, 2, 1]);
+      await invalidate([{ path: 'post.mine', input: { id: '2' } }], {
+        cache,
+        router: () => router,
+        ctx: { user: 'ann' },
+      });
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1', '2'])).toEqual([1, 2, 2, 1]);
+      // The target's scope wins over the ctx's.
+      await invalidate([{ path: 'post.mine', input: { id: '2' }, scope: 'bob' }], {
+        cache,
+        router: () => router,
+        ctx: { user: 'ann' },
+      });
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1', '2'])).toEqual([1, 2, 2, 2]);
+      // Targets that differ by their scope only are two targets.
+      await invalidate(
+        [
+          { path: 'post.mine', input: { id: '1' }, scope: 'ann' },
+          { path: 'post.mine', input: { id: '1' }, scope: 'bob' },
+        ],
+        { cache, router: () => router },
+      );
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1', '2'])).toEqual([2, 2, 3, 2]);
+    });
+
+    it('a scoped input target whose scope cannot be told drops the whole procedure, never too little', async () => {
+      const cache = freshCache();
+      const subject = app(cache);
+      const { router } = subject;
+      const users = ['ann', 'bob'];
+      await mineRuns(subject, users, ['1', '2']);
+      // No ctx: the scope function throws reading `ctx.user`.
+      await invalidate([{ path: 'post.mine', input: { id: '1' } }], { cache, router: () => router });
+      expect(await mineRuns(subject, users, ['1', '2'])).toEqual([2, 2, 2, 2]);
+      // An anonymous caller (the scope function returns null) mutates.
+      await subject.caller(null).post.touchMine({ id: '1' });
+      expect(await mineRuns(subject, users, ['1', '2'])).toEqual([3, 3, 3, 3]);
+      // A scope function that returns no string for this ctx.
+      await invalidate([{ path: 'post.mine', input: { id: '1' } }], {
+        cache,
+        router: () => router,
+        ctx: { user: 7 },
+      });
+      expect(await mineRuns(subject, users, ['1', '2'])).toEqual([4, 4, 4, 4]);
+    });
+
+    it('without the router, a path stands for a public procedure: scoped entries stay unless the target names its scope', async () => {
+      const cache = freshCache();
+      const subject = app(cache);
+      await mineRuns(subject, ['ann', 'bob'], ['1']);
+      await invalidate([{ path: 'post.mine', input: { id: '1' } }], { cache, ctx: { user: 'ann' } });
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1'])).toEqual([1, 1]);
+      await invalidate([{ path: 'post.mine', input: { id: '1' }, scope: 'ann' }], { cache });
+      expect(await mineRuns(subject, ['ann', 'bob'], ['1'])).toEqual([2, 1]);
+      // The same target still drops the public entry of that input.
+      const c = subject.caller();
+      await c.post.byId({ id: '1', lang: 'en' });
+      await invalidate([{ path: 'post.byId', input: { id: '1', lang: 'en' }, scope: 'ann' }], { cache });
+      await c.post.byId({ id: '1', lang: 'en' });
+      expect(subject.count.of('byId:1:en')).toBe(2);
+    });
+
+    it("a scope on a public procedure's target is ignored: it drops the input's one entry", async () => {
+      const cache = freshCache();
+      const { router, count, caller } = app(cache);
+      await caller('ann').post.byId({ id: '1' });
+      await invalidate([{ path: 'post.byId', input: { id: '1' }, scope: 'ann' }], {
+        cache,
+        router: () => router,
+      });
+      await caller('bob').post.byId({ id: '1' });
+      expect(count.of('byId:1:en')).toBe(2);
+    });
+
+    it('a scoped procedure with a `key` function: the target reaches the key it returns, in its scope', async () => {
       const cache = freshCache();
       const { router, count, caller } = app(cache);
       for (const user of ['ann', 'bob']) {
-        await caller(user).post.mine({ id: '1' });
-        await caller(user).post.mine({ id: '2' });
+        await caller(user).post.keyed({ id: '1', note: 'x' });
+        await caller(user).post.keyed({ id: '2' });
       }
-      await invalidate([{ path: 'post.mine', input: { id: '1' } }], { cache, router: () => router });
+      // The key function keeps only the id: any other field names the same entry.
+      await invalidate([{ path: 'post.keyed', input: { id: '1', note: 'other' }, scope: 'ann' }], {
+        cache,
+        router: () => router,
+      });
       for (const user of ['ann', 'bob']) {
-        await caller(user).post.mine({ id: '1' });
-        await caller(user).post.mine({ id: '2' });
+        await caller(user).post.keyed({ id: '1' });
+        await caller(user).post.keyed({ id: '2' });
       }
-      expect(['mine:1:ann', 'mine:1:bob', 'mine:2:ann', 'mine:2:bob'].map(count.of)).toEqual([2, 2, 1, 1]);
-      // Without the router it cannot know the procedure is scoped, and drops it all the same.
-      await invalidate([{ path: 'post.mine', input: { id: '2' } }], { cache });
-      await caller('ann').post.mine({ id: '2' });
-      expect(count.of('mine:2:ann')).toBe(2);
+      expect(['keyed:1:ann', 'keyed:2:ann', 'keyed:1:bob', 'keyed:2:bob'].map(count.of)).toEqual([
+        2, 1, 1, 1,
+      ]);
+    });
+
+    it('a scoped hit reads its entry only, as a public hit does (no other key per hit)', async () => {
+      const reads: string[] = [];
+      const counting: CacheBackend = {
+        name: 'counting',
+        get: (key) => {
+          reads.push(key);
+          return subject.backend.get(key);
+        },
+        set: (key, value, ttl) => subject.backend.set(key, value, ttl),
+        delete: (key) => subject.backend.delete(key),
+        deleteByPrefix: (prefix) => subject.backend.deleteByPrefix(prefix),
+      };
+      const cache = createCache(counting, { prefix: `tags-test-${randomUUID().slice(0, 8)}` });
+      caches.push(cache);
+      const t = initTRPC.context<Ctx>().create();
+      let runs = 0;
+      const router = t.router({
+        shared: t.procedure
+          .input(z.object({ id: z.string() }))
+          .use(memorize({ expire: 60, cache }))
+          .query(() => ++runs),
+        own: t.procedure
+          .input(z.object({ id: z.string() }))
+          .use(memorize({ expire: 60, cache, scope: (ctx: Ctx) => ctx.user }))
+          .query(() => ++runs),
+        ownNoInput: t.procedure
+          .use(memorize({ expire: 60, cache, scope: (ctx: Ctx) => ctx.user }))
+          .query(() => ++runs),
+      });
+      const c = t.createCallerFactory(router)({ user: 'ann' });
+      const hits = [() => c.shared({ id: '1' }), () => c.own({ id: '1' }), () => c.ownNoInput()];
+      // The first call of each runs and stores (and learns which input keys the procedure).
+      for (const call of hits) await call();
+      const before = runs;
+      for (const call of hits) {
+        reads.length = 0;
+        await call();
+        expect(reads).toHaveLength(1);
+      }
+      expect(runs).toBe(before);
+      expect(reads[0]).toContain(':~ann:');
+    });
+
+    it('hostile scopes (separators, escapes, lone surrogates, long ones hashed) reach exactly their entry (property)', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uniqueArray(anyString, { minLength: 2, maxLength: 4 }),
+          fc.nat(),
+          fc.boolean(),
+          async (scopes, pick, viaCtx) => {
+            const cache = freshCache();
+            const t = initTRPC.context<{ scope: string }>().create();
+            const runs = new Map<string, number>();
+            const router = t.router({
+              q: t.procedure
+                .input(z.object({ id: z.string() }))
+                .use(memorize({ expire: 60, cache, scope: (ctx: { scope: string }) => ctx.scope }))
+                .query(({ ctx }) => {
+                  runs.set(ctx.scope, (runs.get(ctx.scope) ?? 0) + 1);
+                  return ctx.scope;
+                }),
+            });
+            const callAll = async () => {
+              for (const scope of scopes) {
+                expect(await t.createCallerFactory(router)({ scope }).q({ id: '1' })).toBe(scope);
+              }
+            };
+            await callAll();
+            const scope = scopes[pick % scopes.length]!;
+            await invalidate(
+              [viaCtx ? { path: 'q', input: { id: '1' } } : { path: 'q', input: { id: '1' }, scope }],
+              { cache, router: () => router, ctx: viaCtx ? { scope } : undefined },
+            );
+            await callAll();
+            expect(scopes.map((other) => runs.get(other))).toEqual(
+              scopes.map((other) => (other === scope ? 2 : 1)),
+            );
+          },
+        ),
+        { numRuns: 15 },
+      );
     });
 
     it('a tag drops every entry carrying it, across procedures and scopes, and nothing else', async () => {

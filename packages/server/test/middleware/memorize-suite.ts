@@ -651,13 +651,16 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
         freezeTime();
         const cache = freshCache();
         const t = initTRPC.context<Ctx>().create();
-        const mw = memorize<Ctx>({ expire: 30, cache, scope: (ctx) => ctx.user });
+        const scope = (ctx: Ctx) => ctx.user;
+        const mw = memorize<Ctx>({ expire: 30, cache, scope });
         const router = t.router({ me: t.procedure.use(mw).query(({ ctx }) => ctx.user) });
+        // The scope function too: input targets call it for the invalidating context.
         expect((mw as unknown as Record<symbol, unknown>)[MEMORIZE_TAG]).toEqual({
           expire: 30,
           namespace: undefined,
           visibility: 'private',
           cache,
+          scope,
         });
         const procedure = router._def.procedures.me as unknown as { _def: { middlewares: object[] } };
         expect(procedure._def.middlewares.some((m) => MEMORIZE_TAG in m)).toBe(true);
@@ -684,7 +687,8 @@ export function memorizeSuite(name: string, make: () => Promise<SuiteBackend> | 
           expire: 30,
           staleWhileRevalidate: undefined,
           staleIfError: undefined,
-          tags: [],
+          // Untagged: a scoped entry carries no guard of its own, like a public one.
+          tags: undefined,
         });
         vi.setSystemTime(T0 + 29_999);
         const hit = await call();

@@ -24,6 +24,8 @@ export function makeRouter() {
     /** When each label's resolver last returned (epoch ms): its cache entry expires `expire` later. */
     resolvedAt: new Map<string, number>(),
     titles: new Map<string, string>(),
+    /** Note texts by `<user>:<id>`. */
+    notes: new Map<string, string>(),
   };
   const ran = (label: string) => {
     state.runs.set(label, (state.runs.get(label) ?? 0) + 1);
@@ -137,6 +139,42 @@ export function makeRouter() {
     me: t.procedure.use(memorize({ expire: TTL.me, scope: (ctx: Context) => ctx.user })).query(({ ctx }) => {
       ran(`me:${ctx.user}`);
       return { user: ctx.user };
+    }),
+    /** One user's notes: a scoped procedure with input. */
+    note: t.router({
+      byId: t.procedure
+        .input(z.object({ id: z.string() }))
+        .use(memorize({ expire: TTL.me, scope: (ctx: Context) => ctx.user }))
+        .query(({ input, ctx }) => {
+          ran(`note:${input.id}:${ctx.user}`);
+          return { id: input.id, text: state.notes.get(`${ctx.user}:${input.id}`) ?? '' };
+        }),
+      /** Drops the caller's own entry of that note (the scope comes from the mutation's context). */
+      edit: t.procedure
+        .input(z.object({ id: z.string(), text: z.string() }))
+        .use(
+          invalidates<Context, { id: string }>(
+            ({ input }) => [{ path: 'note.byId', input: { id: input.id } }],
+            {
+              router: (): AnyTRPCRouter => appRouter,
+            },
+          ),
+        )
+        .mutation(({ input, ctx }) => {
+          state.notes.set(`${ctx.user}:${input.id}`, input.text);
+          return { ok: true as const };
+        }),
+      /** A static target naming a scope: the policy leaves the scope out. */
+      resetWelcome: t.procedure
+        .use(
+          invalidates([{ path: 'note.byId', input: { id: 'welcome' }, scope: 'ann' }], {
+            router: (): AnyTRPCRouter => appRouter,
+          }),
+        )
+        .mutation(() => {
+          state.notes.delete('ann:welcome');
+          return { ok: true as const };
+        }),
     }),
   });
   return { appRouter, state };

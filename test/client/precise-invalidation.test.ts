@@ -14,7 +14,7 @@ import {
   QueryClient as ReactQueryClient,
 } from '@tanstack/react-query';
 import { createTRPCClient, httpLink } from '@trpc/client';
-import { createCacheHints, createMemoHooks, mirrorServerTtl } from '@trpc-memory/client';
+import { type CachePolicy, createCacheHints, createMemoHooks, mirrorServerTtl } from '@trpc-memory/client';
 import { cachePolicy } from '@trpc-memory/server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { until } from '../../packages/server/test/helpers/time.js';
@@ -82,6 +82,35 @@ describe('with cacheHintsLink: the mutation reports its exact targets', () => {
     expect([fetches(queryClient, byB.queryKey), fetches(queryClient, list.queryKey)]).toEqual([1, 1]);
   });
 
+  it("a scoped input target refetches the caller's query of that input only; another user's entry stays cached", async () => {
+    const queryClient = newQueryClient();
+    const { api, client } = mirrored(queryClient, server, 'single', { user: 'ann' });
+    const bobQueries = newQueryClient();
+    const bob = mirrored(bobQueries, server, 'single', { user: 'bob' });
+    const [a, b] = [uid(), uid()];
+    const noteA = api.note.byId.queryOptions({ id: a });
+    const noteB = api.note.byId.queryOptions({ id: b });
+    await mount(queryClient, noteA, noteB);
+    await mount(bobQueries, bob.api.note.byId.queryOptions({ id: a }));
+    const before = server.requests();
+
+    await client.note.edit.mutate({ id: a, text: 'hello' });
+    await until(() => queryClient.getQueryData(noteA.queryKey)?.text === 'hello', {
+      what: "ann's note a refetched",
+    });
+    await settled(queryClient);
+    // The mutation and one refetch: the target reached the browser as { path, input }, not widened.
+    expect(server.requests() - before).toBe(2);
+    expect(fetches(queryClient, noteB.queryKey)).toBe(1);
+    // On the server, ann's entry of note a went (its resolver ran again); bob's is still a hit.
+    expect(await bob.client.note.byId.query({ id: a })).toEqual({ id: a, text: '' });
+    expect([
+      server.runs(`note:${a}:ann`),
+      server.runs(`note:${b}:ann`),
+      server.runs(`note:${a}:bob`),
+    ]).toEqual([2, 1, 1]);
+  });
+
   it('a tag target refetches exactly the queries whose results the server reported with that tag', async () => {
     const queryClient = newQueryClient();
     const { api, client } = mirrored(queryClient, server, 'single');
@@ -110,11 +139,13 @@ describe('with cacheHintsLink: the mutation reports its exact targets', () => {
 });
 
 describe('without cacheHintsLink: the policy carries the static targets and tags', () => {
-  function plainClient(queryClient: QueryClient) {
+  function plainClient(queryClient: QueryClient, options: { user?: string; policy?: CachePolicy } = {}) {
     const hints = createCacheHints();
-    const dispose = mirrorServerTtl(queryClient, { policy: cachePolicy(server.appRouter), hints });
+    const policy = options.policy ?? cachePolicy(server.appRouter);
+    const dispose = mirrorServerTtl(queryClient, { policy, hints });
     cleanups.push(dispose);
-    const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: server.url })] });
+    const headers = options.user === undefined ? {} : { 'x-user': options.user };
+    const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: server.url, headers })] });
     return { client, api: createMemoHooks<AppRouter>({ client }) };
   }
 
@@ -174,5 +205,34 @@ describe('without cacheHintsLink: the policy carries the static targets and tags
     // Without a per-result report, a computed-tag procedure may carry any tag: it refetches (from
     // the server's cache: its entry was not tagged 'feed'); byId has no tags and stays.
     expect(counts().map((count, i) => count - before[i]!)).toEqual([1, 1, 0]);
+  });
+
+  it('a static input target naming a scope refetches that input: the scope aside, not widened', async () => {
+    const serverPolicy = cachePolicy(server.appRouter);
+    // The server's policy leaves the scope out (a browser holds one user's queries)…
+    expect(serverPolicy['note.resetWelcome']).toEqual({
+      invalidates: [{ path: 'note.byId', input: { id: 'welcome' } }],
+    });
+    // …and a policy that carries one (written by hand, or by a later server) reads the same.
+    const policy: CachePolicy = {
+      ...serverPolicy,
+      'note.resetWelcome': { invalidates: [{ path: 'note.byId', input: { id: 'welcome' }, scope: 'ann' }] },
+    };
+    const queryClient = newQueryClient();
+    const { api, client } = plainClient(queryClient, { user: 'ann', policy });
+    const welcome = api.note.byId.queryOptions({ id: 'welcome' });
+    const other = api.note.byId.queryOptions({ id: uid() });
+    await mount(queryClient, welcome, other);
+    const counts = () => [welcome, other].map((options) => fetches(queryClient, options.queryKey));
+    const before = counts();
+    await mutate(
+      queryClient,
+      api.note.resetWelcome.mutationKey(),
+      () => client.note.resetWelcome.mutate(),
+      undefined,
+    );
+    await until(() => server.runs('note:welcome:ann') === 2, { what: "ann's welcome note refetched" });
+    await settled(queryClient);
+    expect(counts().map((count, i) => count - before[i]!)).toEqual([1, 0]);
   });
 });

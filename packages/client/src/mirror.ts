@@ -34,7 +34,10 @@ export type CachePolicy = Readonly<
 >;
 
 /**
- * An invalidation target as the server's `cachePolicy` lists it.
+ * An invalidation target as the server's `cachePolicy` lists it. An input target
+ * may carry the `scope` a server-side target names (the server's `cachePolicy`
+ * leaves it out): a browser holds one user's queries, so it matches by path and
+ * input alone.
  *
  * @example
  * ```ts
@@ -43,7 +46,7 @@ export type CachePolicy = Readonly<
  */
 export type PolicyTarget =
   | string
-  | { readonly path: string; readonly input?: unknown }
+  | { readonly path: string; readonly input?: unknown; readonly scope?: string }
   | { readonly tag: string };
 
 /**
@@ -110,7 +113,7 @@ const MIN_SUSPENSE_STALE_MS = 1000;
 /** When `cacheHintsLink` last reported a successful mutation of each path, per QueryClient. */
 const linkReports = new WeakMap<QueryClient, Map<string, number>>();
 
-/** The policy's targets in the form the server reports them. */
+/** The policy's targets in the form the server reports them (an input target's scope aside: see {@link PolicyTarget}). */
 function policyTargets(targets: readonly PolicyTarget[] | undefined): ClientTarget[] {
   const out: ClientTarget[] = [];
   for (const target of targets ?? []) {

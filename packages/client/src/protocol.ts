@@ -12,7 +12,8 @@
  *   headers leave before the calls run (`httpBatchStreamLink`);
  * - `trpc-memory-invalidates`: what a successful call invalidated, space-separated
  *   targets, `-` for none: a URI-encoded path (every query of it),
- *   `input=<path>=<json>` (the queries of that path whose input matches),
+ *   `input=<path>=<json>` (the queries of that path whose input matches; a
+ *   server-side target's scope is not sent: a browser holds one user's queries),
  *   `tag=<json string>` (the queries whose results carry the tag);
  * - `trpc-memory-tags`: per call, the tags of its memorized result, each the
  *   URI-encoded JSON string of a tag, space-separated; `-` for none, `*` for too many

@@ -1,13 +1,15 @@
 /**
  * tags: what precise invalidation costs, measured against baselines in the same run.
  *
- * (a) an untagged memorized hit, the committed code (HEAD) ÷ the code of `main` (or
- *     `TAGS_BASELINE_REF`), each from a `git archive`: it must not get slower;
+ * (a) an untagged memorized hit, public and scoped, the committed code (HEAD) ÷ the
+ *     code of `main` (or `TAGS_BASELINE_REF`), each from a `git archive`: it must not
+ *     get slower;
  * (b) a hit on a tagged entry ÷ an untagged hit, memory backend (fixed and computed tags).
  *     Memory-backend hits are timed one contender per process (`tags-hit.child.ts`):
  *     procedures of several shapes in one process make the JIT's code for each
  *     depend on the order they ran in (±30% here);
- * (c) the same on Redis, where a fixed tag's token is read in the entry's round trip;
+ * (c) the same on Redis, where a fixed tag's token is read in the entry's round trip,
+ *     and a scoped hit, which reads its entry only;
  * (d) invalidating a tag carried by 100,000 entries on Redis: its duration and the p99
  *     of concurrent reads meanwhile, for the mechanism used (a token per tag, checked on
  *     read) and for the alternative (a Redis set of keys per tag, deleted in batches).
@@ -107,7 +109,7 @@ async function untaggedBeforeAfter(): Promise<void> {
       );
     line('untagged hit', ns.before, ns.after, 0.97);
     line('untagged hit, 1 KB payload', ns.beforePayload, ns.afterPayload, 0.97);
-    line('scoped hit (now guarded by its input), 1 KB', ns.beforeScoped, ns.afterScoped);
+    line('scoped hit, 1 KB', ns.beforeScoped, ns.afterScoped, 0.97);
   } finally {
     before.dispose();
     after.dispose();
@@ -168,12 +170,14 @@ async function taggedOnRedis(): Promise<void> {
       computed: t.procedure
         .use(memorize({ expire: 60, cache, tags: ({ data }) => [`post:${(data as { id: string }).id}`] }))
         .query(() => value),
+      scoped: t.procedure.use(memorize({ expire: 60, cache, scope: () => 'user-1' })).query(() => value),
     });
     const caller = t.createCallerFactory(router)({});
     const ops = await bestOf(5, {
       untagged: () => opsPerSecond(() => caller.untagged(), 3_000, 500),
       fixed: () => opsPerSecond(() => caller.fixed(), 3_000, 500),
       computed: () => opsPerSecond(() => caller.computed(), 3_000, 500),
+      scoped: () => opsPerSecond(() => caller.scoped(), 3_000, 500),
     });
     const detail = (name: keyof typeof ops) =>
       `${(1e6 / ops[name]).toFixed(0)} vs ${(1e6 / ops.untagged).toFixed(0)} µs/hit sequential`;
@@ -191,7 +195,8 @@ async function taggedOnRedis(): Promise<void> {
       undefined,
       detail('computed'),
     );
-    for (const name of ['untagged', 'fixed', 'computed'] as const) {
+    report('scoped hit / public hit, Redis', ops.scoped / ops.untagged, 'x', undefined, detail('scoped'));
+    for (const name of ['untagged', 'fixed', 'computed', 'scoped'] as const) {
       const commands = await commandsPer(admin, () => caller[name](), 500);
       report(
         `Redis reads per ${name} hit`,
@@ -202,7 +207,7 @@ async function taggedOnRedis(): Promise<void> {
           ? 'sent together: one round trip'
           : name === 'computed'
             ? 'entry, then its tags: two round trips'
-            : '',
+            : 'its entry only',
       );
     }
   } finally {

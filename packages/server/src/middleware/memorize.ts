@@ -112,7 +112,8 @@ export interface MemorizeOptions<TContext = object, TData = unknown> extends Sha
    * Who may share a cached result. `'public'` (default): every caller. A function
    * of the context: one partition per returned string (e.g. the user id); `null`
    * (or `undefined`) → this call is not cached. A result cached for one scope is
-   * never served to another, nor to public callers.
+   * never served to another, nor to public callers. An input target
+   * (`{ path, input }`) drops one scope's entry: the caller's, or its `scope`'s.
    *
    * @default 'public'
    */

@@ -8,6 +8,7 @@ import { type AnyTRPCRouter, initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { CacheManager, cacheHeaders, invalidates, MemoryBackend, memorize } from '@trpc-memory/server';
 import { z } from 'zod';
+import type { Gate } from '../../packages/server/test/helpers/in-flight.js';
 
 /** Seconds, as in an app: the tests run on a frozen clock (`freezeTime`), so no TTL needs to be short. */
 export const TTL = { byId: 60, short: 30, long: 90, list: 60, me: 60 } as const;
@@ -26,6 +27,13 @@ export function makeRouter() {
     titles: new Map<string, string>(),
     /** Note texts by `<user>:<id>`. */
     notes: new Map<string, string>(),
+    /** A card's author where the test changed it (else `x…` ids are xavier's, the others yann's). */
+    authors: new Map<string, string>(),
+    /**
+     * Cards whose resolver opens `started` and then waits for `release`, so that a
+     * server render can be dehydrated while it runs.
+     */
+    held: new Map<string, { started: Gate; release: Gate }>(),
   };
   const ran = (label: string) => {
     state.runs.set(label, (state.runs.get(label) ?? 0) + 1);
@@ -109,9 +117,15 @@ export function makeRouter() {
             ],
           }),
         )
-        .query(({ input }) => {
+        .query(async ({ input }) => {
+          const held = state.held.get(input.id);
+          if (held !== undefined) {
+            held.started.open();
+            await held.release.opened;
+          }
           ran(`card:${input.id}`);
-          return { ...post(input.id), author: input.id.startsWith('x') ? 'xavier' : 'yann' };
+          const author = state.authors.get(input.id) ?? (input.id.startsWith('x') ? 'xavier' : 'yann');
+          return { ...post(input.id), author };
         }),
       /** A fixed tag. */
       feed: t.procedure.use(memorize({ expire: TTL.list, tags: ['feed'] })).query(() => {

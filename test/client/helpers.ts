@@ -115,3 +115,27 @@ export async function expectStaleAt(at: number, ...queries: HeldQuery[]): Promis
     freezeTime(Date.now());
   }
 }
+
+/** A JSON round trip, like a page carrying the dehydrated state. */
+export function overTheWire<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/**
+ * Pretends the browser sent the page request at `requestStart` (epoch ms): the
+ * navigation timing entry the browser's `mirrorServerTtl` counts hydrated TTLs from.
+ * Undo with `vi.restoreAllMocks()`.
+ */
+export function pageRequestedAt(requestStart: number, extra: Record<string, number> = {}): void {
+  vi.spyOn(performance, 'getEntriesByType').mockImplementation(((type: string) =>
+    type === 'navigation'
+      ? [
+          {
+            requestStart: requestStart - performance.timeOrigin,
+            transferSize: 1000,
+            decodedBodySize: 900,
+            ...extra,
+          },
+        ]
+      : []) as unknown as typeof performance.getEntriesByType);
+}

@@ -2,24 +2,35 @@
 /**
  * Precise invalidation in the browser (jsdom) against the real server: after a
  * mutation, exactly the queries its targets name refetch — by path and input, and
- * by the tags the server reported with each result — with `cacheHintsLink` (the
- * mutation's own report) and without it (the static policy). Every query is
- * mounted (an observer), so an invalidated query refetches at once; requests are
- * counted at the server (`httpLink`: one request per call).
+ * by the tags the server reported with each result (over HTTP, or with the data a
+ * server render handed over) — with `cacheHintsLink` (the mutation's own report)
+ * and without it (the static policy). Every query is mounted (an observer), so an
+ * invalidated query refetches at once; requests are counted at the server
+ * (`httpLink`: one request per call).
  */
 import {
+  dehydrate,
+  hydrate,
   type QueryClient,
   type QueryKey,
   QueryObserver,
   QueryClient as ReactQueryClient,
 } from '@tanstack/react-query';
 import { createTRPCClient, httpLink } from '@trpc/client';
-import { type CachePolicy, createCacheHints, createMemoHooks, mirrorServerTtl } from '@trpc-memory/client';
-import { cachePolicy } from '@trpc-memory/server';
+import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
+import {
+  type CachePolicy,
+  createCacheHints,
+  createMemoHooks,
+  getCacheHint,
+  mirrorServerTtl,
+} from '@trpc-memory/client';
+import { cachePolicy, reportServerTtl } from '@trpc-memory/server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { until } from '../../packages/server/test/helpers/time.js';
+import { gate } from '../../packages/server/test/helpers/in-flight.js';
+import { T0, until } from '../../packages/server/test/helpers/time.js';
 import { type AppRouter, startServer, type TestServer, uid } from './fixture.js';
-import { freezeTime, mirrored } from './helpers.js';
+import { freezeTime, mirrored, overTheWire, pageRequestedAt } from './helpers.js';
 
 let server: TestServer;
 const cleanups: (() => void)[] = [];
@@ -32,6 +43,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) cleanup();
   await server.close();
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 function newQueryClient(): QueryClient {
@@ -234,5 +246,144 @@ describe('without cacheHintsLink: the policy carries the static targets and tags
     await until(() => server.runs('note:welcome:ann') === 2, { what: "ann's welcome note refetched" });
     await settled(queryClient);
     expect(counts().map((count, i) => count - before[i]!)).toEqual([1, 0]);
+  });
+});
+
+describe('server-rendered queries: matched by the tags their server render reported', () => {
+  /**
+   * A server render of the page, as a server component does it: the procedures run
+   * in-process (no HTTP), on the same router and cache as the HTTP server.
+   */
+  function serverRender() {
+    const queryClient = reportServerTtl(new ReactQueryClient());
+    const trpc = createTRPCOptionsProxy({ router: server.appRouter, ctx: { user: null }, queryClient });
+    return { queryClient, trpc };
+  }
+
+  /** The browser's QueryClient, mirrored (with the policy or without), and its tRPC client. */
+  function browser(policy: CachePolicy | undefined) {
+    const queryClient = newQueryClient();
+    return {
+      queryClient,
+      ...mirrored(queryClient, server, 'single', policy === undefined ? {} : { policy }),
+    };
+  }
+
+  const policies = [
+    ['without a policy', () => undefined],
+    ['with the policy (whose computed tags would match any tag)', () => cachePolicy(server.appRouter)],
+  ] as const;
+
+  it.each(policies)(
+    'a tag target refetches exactly the hydrated queries carrying it, %s',
+    async (_, policy) => {
+      const [x, y] = [`x${uid()}`, `y${uid()}`];
+      pageRequestedAt(T0);
+      const render = serverRender();
+      await render.queryClient.prefetchQuery(render.trpc.post.card.queryOptions({ id: x }));
+      await render.queryClient.prefetchQuery(render.trpc.post.card.queryOptions({ id: y }));
+      await render.queryClient.prefetchQuery(render.trpc.post.feed.queryOptions());
+      await render.queryClient.prefetchQuery(render.trpc.post.byId.queryOptions({ id: x }));
+      const { queryClient, api, client } = browser(policy());
+      hydrate(queryClient, overTheWire(dehydrate(render.queryClient)));
+      const queries = [
+        api.post.card.queryOptions({ id: x }),
+        api.post.card.queryOptions({ id: y }),
+        api.post.feed.queryOptions(),
+        api.post.byId.queryOptions({ id: x }),
+      ];
+      const before = server.requests();
+      await mount(queryClient, ...queries);
+      // Fresh until their server entries expire: mounting them asked the server nothing.
+      expect(server.requests()).toBe(before);
+
+      await client.post.retitleAuthor.mutate({ author: 'xavier' });
+      await until(() => server.runs(`card:${x}`) === 2, { what: "xavier's card refetched" });
+      await settled(queryClient);
+      // The mutation and xavier's card; yann's card, the feed and the untagged post stay.
+      expect(server.requests() - before).toBe(2);
+      expect(queries.map((options) => fetches(queryClient, options.queryKey))).toEqual([2, 1, 1, 1]);
+      expect([server.runs(`card:${y}`), server.runs('feed'), server.runs(`byId:${x}`)]).toEqual([1, 1, 1]);
+
+      await client.post.refreshFeed.mutate();
+      await until(() => server.runs('feed') === 2, { what: 'the feed refetched' });
+      await settled(queryClient);
+      expect(server.requests() - before).toBe(4);
+      expect(queries.map((options) => fetches(queryClient, options.queryKey))).toEqual([2, 1, 2, 1]);
+    },
+  );
+
+  it('a query still running when the page was dehydrated (streamed) is matched once its report arrives', async () => {
+    const [x, y] = [`x${uid()}`, `y${uid()}`];
+    const held = { started: gate(), release: gate() };
+    server.state.held.set(x, held);
+    pageRequestedAt(T0);
+    const render = serverRender();
+    // y first: the first call of a procedure holds back calls with other inputs until it
+    // has learned how the procedure's input is keyed.
+    await render.queryClient.prefetchQuery(render.trpc.post.card.queryOptions({ id: y }));
+    void render.queryClient.prefetchQuery(render.trpc.post.card.queryOptions({ id: x }));
+    await held.started.opened;
+    // Not over JSON: the pending query's data and report are promises (React streams them).
+    const state = dehydrate(render.queryClient, { shouldDehydrateQuery: () => true });
+    const { queryClient, api, client } = browser(undefined);
+    hydrate(queryClient, state);
+    const [xCard, yCard] = [api.post.card.queryOptions({ id: x }), api.post.card.queryOptions({ id: y })];
+    expect(getCacheHint(queryClient, xCard.queryKey)).toBeUndefined();
+
+    held.release.open();
+    await until(() => getCacheHint(queryClient, xCard.queryKey) !== undefined, {
+      what: "the streamed card's data and report arrived",
+    });
+    const before = server.requests();
+    await mount(queryClient, xCard, yCard);
+    expect(server.requests()).toBe(before);
+
+    await client.post.retitleAuthor.mutate({ author: 'yann' });
+    await until(() => server.runs(`card:${y}`) === 2, { what: "yann's card refetched" });
+    await settled(queryClient);
+    expect(server.requests() - before).toBe(2);
+    expect([fetches(queryClient, xCard.queryKey), fetches(queryClient, yCard.queryKey)]).toEqual([1, 2]);
+
+    await client.post.retitleAuthor.mutate({ author: 'xavier' });
+    await until(() => server.runs(`card:${x}`) === 2, { what: "xavier's streamed card refetched" });
+    await settled(queryClient);
+    expect(server.requests() - before).toBe(4);
+    expect([fetches(queryClient, xCard.queryKey), fetches(queryClient, yCard.queryKey)]).toEqual([2, 2]);
+  });
+
+  it('once refetched over HTTP, the tags the link reported for the new data decide, not the hydrated ones', async () => {
+    const id = `x${uid()}`;
+    pageRequestedAt(T0);
+    const render = serverRender();
+    await render.queryClient.prefetchQuery(render.trpc.post.card.queryOptions({ id }));
+    const { queryClient, api, client } = browser(undefined);
+    hydrate(queryClient, overTheWire(dehydrate(render.queryClient)));
+    const card = api.post.card.queryOptions({ id });
+    await mount(queryClient, card);
+    const before = server.requests();
+
+    // The card changes hands: the hydrated data carries author:xavier, the refetched author:yann.
+    server.state.authors.set(id, 'yann');
+    await client.post.retitleAuthor.mutate({ author: 'xavier' });
+    await until(() => queryClient.getQueryData(card.queryKey)?.author === 'yann', {
+      what: 'the card refetched over HTTP',
+    });
+    await settled(queryClient);
+    expect(server.requests() - before).toBe(2);
+    // On the frozen clock the new data even has the dataUpdatedAt the server render gave
+    // the hydrated data: only the link's hint describes it.
+    expect(queryClient.getQueryState(card.queryKey)?.dataUpdatedAt).toBe(T0);
+
+    await client.post.retitleAuthor.mutate({ author: 'xavier' });
+    await settled(queryClient);
+    expect(server.requests() - before).toBe(3);
+    expect(queryClient.getQueryState(card.queryKey)?.isInvalidated).toBe(false);
+
+    await client.post.retitleAuthor.mutate({ author: 'yann' });
+    await until(() => server.runs(`card:${id}`) === 3, { what: "the card refetched as yann's" });
+    await settled(queryClient);
+    expect(server.requests() - before).toBe(5);
+    expect(fetches(queryClient, card.queryKey)).toBe(3);
   });
 });

@@ -7,7 +7,7 @@
  * (`Date` only), so every boundary is exact; the page's request time comes from a
  * navigation timing entry, as a browser would give it.
  */
-import { dehydrate, hydrate, QueryClient, QueryObserver } from '@tanstack/react-query';
+import { dehydrate, hashKey, hydrate, QueryClient, QueryObserver } from '@tanstack/react-query';
 import { initTRPC } from '@trpc/server';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { type CachePolicy as ClientPolicy, getCacheHint, mirrorServerTtl } from '@trpc-memory/client';
@@ -19,11 +19,14 @@ import {
   memorize,
   reportServerTtl,
 } from '@trpc-memory/server';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import * as clientProtocol from '../../packages/client/src/protocol.js';
+import * as headerProtocol from '../../packages/server/src/middleware/hint-headers.js';
 import * as serverProtocol from '../../packages/server/src/ssr/report-server-ttl.js';
 import { T0, until } from '../../packages/server/test/helpers/time.js';
+import { overTheWire, pageRequestedAt } from './helpers.js';
 
 interface Ctx {
   user: string | null;
@@ -70,6 +73,16 @@ function makeApp() {
         return 'slow';
       }),
       plain: t.procedure.query(() => 'not memorized'),
+      /** Fixed tags. */
+      feed: t.procedure.use(memorize({ expire: 60, cache, tags: ['feed', 'home'] })).query(() => ['a']),
+      /** Tags computed from the call: the ones its input names. */
+      tagged: t.procedure
+        .input(z.object({ tags: z.array(z.string().min(1)) }))
+        .use(memorize({ expire: 60, cache, tags: ({ input }) => (input as { tags: string[] }).tags }))
+        .query(({ input }) => input.tags.length),
+      failing: t.procedure.use(memorize({ expire: 60, cache, tags: ['feed'] })).query(() => {
+        throw new Error('upstream down');
+      }),
       rename: t.procedure
         .input(z.object({ id: z.string() }))
         .use(invalidates(['post.byId']))
@@ -89,26 +102,6 @@ function serverRender(app: App, user: string | null = 'ann') {
   const queryClient = reportServerTtl(new QueryClient());
   const trpc = createTRPCOptionsProxy({ router: app.appRouter, ctx: () => ({ user }), queryClient });
   return { queryClient, trpc };
-}
-
-/** A JSON round trip, like a page carrying the dehydrated state. */
-function overTheWire<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-/** Pretends the browser sent the page request at `requestStart` (epoch ms). */
-function pageRequestedAt(requestStart: number, extra: Record<string, number> = {}) {
-  vi.spyOn(performance, 'getEntriesByType').mockImplementation(((type: string) =>
-    type === 'navigation'
-      ? [
-          {
-            requestStart: requestStart - performance.timeOrigin,
-            transferSize: 1000,
-            decodedBodySize: 900,
-            ...extra,
-          },
-        ]
-      : []) as unknown as typeof performance.getEntriesByType);
 }
 
 function browser(policy?: ClientPolicy) {
@@ -141,7 +134,12 @@ describe('reportServerTtl: in-process calls carry what the server cache knew', (
     vi.setSystemTime(T0 + 2000);
     await first.queryClient.prefetchQuery(first.trpc.post.byId.queryOptions({ id: 'a' }));
     const [miss] = dehydrate(first.queryClient).queries;
-    expect(miss?.meta?.['trpc-memory']).toEqual({ source: 'miss', expiresIn: 62_000, renderedAt: T0 });
+    expect(miss?.meta?.['trpc-memory']).toEqual({
+      source: 'miss',
+      expiresIn: 62_000,
+      renderedAt: T0,
+      tags: [],
+    });
 
     // Another render 10 s later hits the same entry: 50 s left from its start.
     vi.setSystemTime(T0 + 12_000);
@@ -149,7 +147,12 @@ describe('reportServerTtl: in-process calls carry what the server cache knew', (
     vi.setSystemTime(T0 + 12_500);
     await second.queryClient.prefetchQuery(second.trpc.post.byId.queryOptions({ id: 'a' }));
     const [hit] = dehydrate(second.queryClient).queries;
-    expect(hit?.meta?.['trpc-memory']).toEqual({ source: 'hit', expiresIn: 50_000, renderedAt: T0 + 12_000 });
+    expect(hit?.meta?.['trpc-memory']).toEqual({
+      source: 'hit',
+      expiresIn: 50_000,
+      renderedAt: T0 + 12_000,
+      tags: [],
+    });
     expect(app.runs['byId:a']).toBe(1);
   });
 
@@ -160,7 +163,12 @@ describe('reportServerTtl: in-process calls carry what the server cache knew', (
     await queryClient.prefetchQuery(trpc.post.page.queryOptions());
     const [page] = dehydrate(queryClient).queries;
     expect(app.runs['byId:nested']).toBe(1);
-    expect(page?.meta?.['trpc-memory']).toEqual({ source: 'miss', expiresIn: 31_000, renderedAt: T0 });
+    expect(page?.meta?.['trpc-memory']).toEqual({
+      source: 'miss',
+      expiresIn: 31_000,
+      renderedAt: T0,
+      tags: [],
+    });
   });
 
   it('says "not cached" for a procedure without memorize and for a call its scope keeps out of the cache', async () => {
@@ -170,8 +178,8 @@ describe('reportServerTtl: in-process calls carry what the server cache knew', (
     await anonymous.queryClient.prefetchQuery(anonymous.trpc.me.queryOptions());
     const metas = dehydrate(anonymous.queryClient).queries.map((query) => query.meta?.['trpc-memory']);
     expect(metas).toEqual([
-      { source: null, expiresIn: null, renderedAt: T0 },
-      { source: null, expiresIn: null, renderedAt: T0 },
+      { source: null, expiresIn: null, renderedAt: T0, tags: null },
+      { source: null, expiresIn: null, renderedAt: T0, tags: null },
     ]);
   });
 
@@ -185,7 +193,12 @@ describe('reportServerTtl: in-process calls carry what the server cache knew', (
     expect(promise).toBeInstanceOf(Promise);
     vi.setSystemTime(T0 + 3000);
     app.release();
-    await expect(promise).resolves.toEqual({ source: 'miss', expiresIn: 23_000, renderedAt: T0 });
+    await expect(promise).resolves.toEqual({
+      source: 'miss',
+      expiresIn: 23_000,
+      renderedAt: T0,
+      tags: [],
+    });
   });
 
   it('keeps a persister the app set and refuses what is not a QueryClient', async () => {
@@ -213,8 +226,20 @@ describe('reportServerTtl: in-process calls carry what the server cache knew', (
 
   it('uses the meta key and format the client reads', () => {
     expect(clientProtocol.SERVER_TTL_META).toBe(serverProtocol.SERVER_TTL_META);
-    const meta: serverProtocol.ServerTtlMeta = { source: 'hit', expiresIn: 'inf', renderedAt: T0 };
-    expect(clientProtocol.parseServerTtlMeta(overTheWire(meta))).toEqual(meta);
+    const metas: serverProtocol.ServerTtlMeta[] = [
+      { source: 'hit', expiresIn: 'inf', renderedAt: T0, tags: [] },
+      { source: 'miss', expiresIn: 1000, renderedAt: T0, tags: ['post:1', 'a b,c', '\ud800'] },
+      { source: 'stale', expiresIn: -5, renderedAt: T0, tags: '*' },
+      { source: null, expiresIn: null, renderedAt: T0, tags: null },
+    ];
+    for (const meta of metas) expect(clientProtocol.parseServerTtlMeta(overTheWire(meta))).toEqual(meta);
+    // A server that predates the tags: the rest reads as before, the tags are unknown.
+    expect(clientProtocol.parseServerTtlMeta({ source: 'hit', expiresIn: 1, renderedAt: T0 })).toEqual({
+      source: 'hit',
+      expiresIn: 1,
+      renderedAt: T0,
+      tags: null,
+    });
     for (const bad of [
       null,
       1,
@@ -222,6 +247,75 @@ describe('reportServerTtl: in-process calls carry what the server cache knew', (
       { source: 'hit', expiresIn: 1 },
     ])
       expect(clientProtocol.parseServerTtlMeta(bad)).toBeUndefined();
+  });
+
+  it('carries the tags of the entry: fixed, computed from the call, none; unknown when not cached', async () => {
+    const app = makeApp();
+    const { queryClient, trpc } = serverRender(app, null);
+    const prefetch = (options: object) => queryClient.prefetchQuery({ ...options, retry: false } as never);
+    await prefetch(trpc.post.feed.queryOptions());
+    await prefetch(trpc.post.tagged.queryOptions({ tags: ['post:1', 'author:7', 'post:1'] }));
+    await prefetch(trpc.post.byId.queryOptions({ id: 't' }));
+    await prefetch(trpc.post.plain.queryOptions());
+    await prefetch(trpc.me.queryOptions());
+    await prefetch(trpc.post.failing.queryOptions());
+    const tags = dehydrate(queryClient, { shouldDehydrateQuery: () => true }).queries.map(
+      (query) => (query.meta?.['trpc-memory'] as serverProtocol.ServerTtlMeta | undefined)?.tags,
+    );
+    expect(tags).toEqual([['feed', 'home'], ['post:1', 'author:7'], [], null, null, null]);
+
+    // A later render that hits the entries reports the tags they were stored with.
+    const again = serverRender(app, null);
+    await again.queryClient.prefetchQuery(again.trpc.post.feed.queryOptions());
+    await again.queryClient.prefetchQuery(
+      again.trpc.post.tagged.queryOptions({ tags: ['post:1', 'author:7', 'post:1'] }),
+    );
+    expect(dehydrate(again.queryClient).queries.map((query) => query.meta?.['trpc-memory'])).toEqual([
+      { source: 'hit', expiresIn: 60_000, renderedAt: T0, tags: ['feed', 'home'] },
+      { source: 'hit', expiresIn: 60_000, renderedAt: T0, tags: ['post:1', 'author:7'] },
+    ]);
+  });
+
+  it('lists tags up to the limit of a trpc-memory-tags entry, and says "*" past it, as the header does', async () => {
+    const app = makeApp();
+    const { queryClient, trpc } = serverRender(app);
+    // Each tag's entry is its URI-encoded JSON string: `%22` + 1994 letters + `%22` is 2000 characters.
+    const longest = 'a'.repeat(1994);
+    const tooLong = 'a'.repeat(1995);
+    for (const tags of [[longest], [tooLong], Array.from({ length: 500 }, (_, i) => `t${i}`)])
+      await queryClient.prefetchQuery(trpc.post.tagged.queryOptions({ tags }));
+    const metas = dehydrate(queryClient).queries.map((query) => query.meta?.['trpc-memory']);
+    expect(metas.map((meta) => (meta as serverProtocol.ServerTtlMeta).tags)).toEqual([[longest], '*', '*']);
+    expect(metas.map((meta) => clientProtocol.parseServerTtlMeta(overTheWire(meta))?.tags)).toEqual([
+      [longest],
+      '*',
+      '*',
+    ]);
+    expect(headerProtocol.formatTags([longest])).not.toBe('*');
+    expect(headerProtocol.formatTags([tooLong])).toBe('*');
+  });
+
+  it('round-trip: the tags the server writes are the tags the browser reads, "*" exactly where the header says it (property)', async () => {
+    const app = makeApp();
+    const { queryClient, trpc } = serverRender(app);
+    // Any text (lone surrogates, separators, quotes): few short tags, and long ones that
+    // often take the list past the header's limit.
+    const tagLists = fc.oneof(
+      fc.array(fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), { maxLength: 8 }),
+      fc.array(fc.string({ unit: 'binary', minLength: 20, maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(tagLists, async (tags) => {
+        const options = trpc.post.tagged.queryOptions({ tags });
+        await queryClient.prefetchQuery(options);
+        const query = dehydrate(queryClient).queries.find((q) => q.queryHash === hashKey(options.queryKey));
+        const written = query?.meta?.['trpc-memory'] as serverProtocol.ServerTtlMeta;
+        const unique = [...new Set(tags)];
+        expect(written.tags).toEqual(headerProtocol.formatTags(unique) === '*' ? '*' : unique);
+        expect(clientProtocol.parseServerTtlMeta(overTheWire(written))).toEqual(written);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
@@ -288,6 +382,7 @@ describe('mirrorServerTtl: hydrated queries are fresh until their server entry e
       source: 'stale',
       expiresIn: -10_000,
       renderedAt: T0 + 70_000,
+      tags: [],
     });
     const { queryClient } = browser();
     hydrate(queryClient, state);

@@ -13,6 +13,12 @@ export interface HydrationHint {
    */
   dataUpdatedAt: number | undefined;
   /**
+   * The `dataUpdateCount` of the hydrated data (with `dataUpdatedAt`, which data it
+   * is: every later fetch counts one more, even one landing on the very millisecond
+   * the server's clock read when it fetched).
+   */
+  dataUpdateCount: number | undefined;
+  /**
    * When the data stops being fresh (epoch ms, the browser's clock; `Infinity` for
    * never); `null` when the server did not cache it (the QueryClient's own staleTime
    * applies); `'unreported'` when the data came without a report the browser can
@@ -21,6 +27,12 @@ export interface HydrationHint {
   staleAt: number | null | 'unreported' | 'pending';
   /** `'hit'` or `'miss'` as the server reported it. */
   source: ServedFrom | undefined;
+  /**
+   * The tags of the server's entry for this data: `[]` for none, `'*'` for too many
+   * to list, `undefined` when the server did not say (not cached, no report, or still
+   * streaming in).
+   */
+  tags: readonly string[] | '*' | undefined;
 }
 
 const byQuery = new WeakMap<Query, HydrationHint>();
@@ -79,22 +91,36 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
+/** What the report says about the data, apart from which data it is. */
+function reported(meta: ServerTtlMeta | undefined): Pick<HydrationHint, 'staleAt' | 'source' | 'tags'> {
+  return { staleAt: staleAtOf(meta), source: meta?.source ?? undefined, tags: meta?.tags ?? undefined };
+}
+
+/** Which data the query holds now: what a hint records to tell whether it still describes it. */
+function currentData(query: Query): Pick<HydrationHint, 'dataUpdatedAt' | 'dataUpdateCount'> {
+  return query.state.data === undefined
+    ? { dataUpdatedAt: undefined, dataUpdateCount: undefined }
+    : { dataUpdatedAt: query.state.dataUpdatedAt, dataUpdateCount: query.state.dataUpdateCount };
+}
+
 function onAdded(query: Query, settled: (query: Query) => void): void {
   const raw = (query.meta as Record<string, unknown> | undefined)?.[SERVER_TTL_META];
   if (raw === undefined) return;
-  const dataUpdatedAt = query.state.data === undefined ? undefined : query.state.dataUpdatedAt;
   if (!isThenable(raw)) {
-    const meta = parseServerTtlMeta(raw);
-    byQuery.set(query, { dataUpdatedAt, staleAt: staleAtOf(meta), source: meta?.source ?? undefined });
+    byQuery.set(query, { ...currentData(query), ...reported(parseServerTtlMeta(raw)) });
     return;
   }
-  const hint: HydrationHint = { dataUpdatedAt, staleAt: 'pending', source: undefined };
+  const hint: HydrationHint = {
+    ...currentData(query),
+    staleAt: 'pending',
+    source: undefined,
+    tags: undefined,
+  };
   byQuery.set(query, hint);
   Promise.resolve(raw).then(
     (value) => {
-      const meta = parseServerTtlMeta(value);
-      hint.staleAt = staleAtOf(meta);
-      hint.source = meta?.source ?? undefined;
+      // A streamed query's tags, too, arrive only now.
+      Object.assign(hint, reported(parseServerTtlMeta(value)));
       if (query.state.data !== undefined) settled(query);
     },
     () => {
@@ -124,14 +150,15 @@ function onEvent(event: QueryCacheNotifyEvent, settled: (query: Query) => void):
     // (React Query keeps the existing query's meta).
     if (query.state.data !== undefined && hint?.dataUpdatedAt !== query.state.dataUpdatedAt) {
       byQuery.set(query, {
-        dataUpdatedAt: query.state.dataUpdatedAt,
+        ...currentData(query),
         staleAt: 'unreported',
         source: undefined,
+        tags: undefined,
       });
     }
   } else if (hint !== undefined && hint.dataUpdatedAt === undefined) {
     // The first outcome after hydration is the streamed data the report describes.
-    if (action.type === 'success') hint.dataUpdatedAt = query.state.dataUpdatedAt;
+    if (action.type === 'success') Object.assign(hint, currentData(query));
     else if (action.type === 'error') byQuery.delete(query);
   }
   if (action.type === 'success' || action.type === 'setState') settled(query);
@@ -153,6 +180,7 @@ export function watchHydration(queryClient: QueryClient, settled: (query: Query)
 export function hydrationHintOf(query: Query): HydrationHint | undefined {
   const hint = byQuery.get(query);
   if (hint === undefined || query.state.data === undefined) return undefined;
-  if (hint.dataUpdatedAt !== undefined && hint.dataUpdatedAt !== query.state.dataUpdatedAt) return undefined;
-  return hint;
+  if (hint.dataUpdatedAt === undefined) return hint;
+  const { dataUpdatedAt, dataUpdateCount } = query.state;
+  return hint.dataUpdatedAt === dataUpdatedAt && hint.dataUpdateCount === dataUpdateCount ? hint : undefined;
 }

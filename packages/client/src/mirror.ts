@@ -127,8 +127,9 @@ function policyTargets(targets: readonly PolicyTarget[] | undefined): ClientTarg
 
 /**
  * Whether the query's data carries one of `tags`: as the server reported for this
- * very result, else as the policy says the procedure tags its results. With
- * neither, it may: a refetch too many is the price of not knowing.
+ * very result (with the hydrated data from server rendering, else through the link),
+ * else as the policy says the procedure tags its results. With neither, it may: a
+ * refetch too many is the price of not knowing.
  */
 function carriesTag(
   query: Query,
@@ -138,8 +139,13 @@ function carriesTag(
   hints: CacheHints,
   policy: CachePolicy | undefined,
 ): boolean {
-  const hint = registryOf(hints).lookup(path, input, query.state.dataUpdatedAt);
-  const reported = hint?.tags;
+  // The hydration report only while the query still holds the data it came with (as
+  // for freshness): once refetched, the link's hint of the new data decides.
+  const hydrated = hydrationHintOf(query);
+  const reported =
+    hydrated !== undefined
+      ? hydrated.tags
+      : registryOf(hints).lookup(path, input, query.state.dataUpdatedAt)?.tags;
   if (reported !== undefined) return reported === '*' || reported.some((tag) => tags.has(tag));
   if (policy === undefined) return true;
   const fixed = policy[path]?.tags;
@@ -241,8 +247,9 @@ function invalidateAfterMutations(
  * invalidated (active ones refetch at once): every query of a path target, the
  * queries of an input target's path whose input matches it (React Query's partial
  * key matching), and the queries whose results the server reported with a tag
- * target's tag (through `cacheHintsLink`; without a report, the policy's fixed
- * `tags` of the procedure decide, and `'computed'` tags count as a match).
+ * target's tag (through `cacheHintsLink`, or with data hydrated from a server render
+ * with `reportServerTtl()`; without a report, the policy's fixed `tags` of the
+ * procedure decide, and `'computed'` tags count as a match).
  *
  * What the server reported about each result decides:
  * - fetched through `cacheHintsLink()` with `httpLink` / `httpBatchLink` (and

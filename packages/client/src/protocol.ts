@@ -151,12 +151,54 @@ export interface ServerTtlMeta {
   expiresIn: number | 'inf' | null;
   /** When the server began rendering (epoch ms, the server's clock). */
   renderedAt: number;
+  /**
+   * The tags of the server's entry: `[]` for none, `'*'` for too many to list, `null`
+   * when unknown (not in the server's cache, a server that predates the field, or a
+   * value this version cannot read).
+   */
+  tags: readonly string[] | '*' | null;
 }
 
-/** A {@link ServerTtlMeta}, or `undefined` for a value this version cannot read. @internal */
+/**
+ * The longest `trpc-memory-tags` entry the server lists tags in (each the URI-encoded
+ * JSON string of a tag, space-separated); past it, it sends `*`. A server-rendered
+ * query's tags keep to the same limit.
+ */
+const MAX_TAGS_ENTRY = 2_000;
+
+/** Each tag takes at least 7 characters of an entry (`%22%22`, a space): more tags never fit. */
+const MAX_LISTED_TAGS = Math.floor((MAX_TAGS_ENTRY + 1) / 7);
+
+/**
+ * The tags of a server-rendered query's entry, as {@link ServerTtlMeta} has them.
+ * Anything but `'*'` or an array of strings within the server's limit is unknown
+ * (`null`): a refetch too many, never a query left stale. A huge array is turned down
+ * by its length alone, before any element is read.
+ */
+function parseMetaTags(value: unknown): readonly string[] | '*' | null {
+  if (value === '*') return '*';
+  if (!Array.isArray(value) || value.length > MAX_LISTED_TAGS) return null;
+  const tags: string[] = [];
+  let length = -1;
+  for (const tag of value as unknown[]) {
+    if (typeof tag !== 'string') return null;
+    // JSON escapes lone surrogates, so the URI encoding never throws.
+    length += encodeURIComponent(JSON.stringify(tag)).length + 1;
+    if (length > MAX_TAGS_ENTRY) return null;
+    tags.push(tag);
+  }
+  return tags;
+}
+
+/**
+ * A {@link ServerTtlMeta}, or `undefined` for a value this version cannot read. Tags
+ * it cannot read leave the rest readable: they are then unknown (`null`).
+ *
+ * @internal
+ */
 export function parseServerTtlMeta(value: unknown): ServerTtlMeta | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const { source, expiresIn, renderedAt } = value as Record<string, unknown>;
+  const { source, expiresIn, renderedAt, tags } = value as Record<string, unknown>;
   if (source !== 'hit' && source !== 'miss' && source !== 'stale' && source !== null) return undefined;
   if (typeof renderedAt !== 'number' || !Number.isFinite(renderedAt)) return undefined;
   const validExpiresIn =
@@ -164,5 +206,5 @@ export function parseServerTtlMeta(value: unknown): ServerTtlMeta | undefined {
     expiresIn === 'inf' ||
     (typeof expiresIn === 'number' && Number.isFinite(expiresIn));
   if (!validExpiresIn) return undefined;
-  return { source, expiresIn, renderedAt };
+  return { source, expiresIn, renderedAt, tags: parseMetaTags(tags) };
 }

@@ -1,10 +1,18 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { QueryClient } from '@tanstack/react-query';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CacheHints, registryOf } from '../src/hints.js';
 import { createMemoHooks, mirrorServerTtl } from '../src/index.js';
-import { parseList, parseSeconds, parseSource, parseTags, parseTargets } from '../src/protocol.js';
+import {
+  parseList,
+  parseSeconds,
+  parseServerTtlMeta,
+  parseSource,
+  parseTags,
+  parseTargets,
+} from '../src/protocol.js';
 import { callId, parseQueryKey, queryKeyOf } from '../src/query-key.js';
 
 describe('reading the hint headers', () => {
@@ -51,6 +59,77 @@ describe('reading the hint headers', () => {
     expect(parseTags('-')).toEqual([]);
     expect(parseTags('*')).toBe('*');
     expect(parseTags('%22unterminated')).toBeUndefined();
+  });
+});
+
+describe("reading a server-rendered query's report", () => {
+  const report = { source: 'miss', expiresIn: 60_000, renderedAt: 1_000 } as const;
+
+  it('reads the tags of the entry: listed, none, "*" for too many', () => {
+    expect(parseServerTtlMeta({ ...report, tags: ['post:1', 'a b,c', '\ud800'] })).toEqual({
+      ...report,
+      tags: ['post:1', 'a b,c', '\ud800'],
+    });
+    expect(parseServerTtlMeta({ ...report, tags: [] })?.tags).toEqual([]);
+    expect(parseServerTtlMeta({ ...report, tags: '*' })?.tags).toBe('*');
+  });
+
+  it('takes absent tags (a server that predates them) and null for unknown, and keeps the rest', () => {
+    expect(parseServerTtlMeta(report)).toEqual({ ...report, tags: null });
+    expect(parseServerTtlMeta({ ...report, tags: null })).toEqual({ ...report, tags: null });
+  });
+
+  it('reads tags it cannot read as unknown, the rest as before', () => {
+    const longest = 'a'.repeat(1994); // `%22` + 1994 letters + `%22`: the longest entry the server lists
+    for (const tags of [
+      'post:1',
+      '-',
+      1,
+      {},
+      { length: 1, 0: 'post:1' },
+      [1],
+      ['post:1', null],
+      [['post:1']],
+      new Array(2),
+      [`${longest}a`],
+      [longest, 'b'],
+      Array.from({ length: 286 }, () => ''),
+    ])
+      expect(parseServerTtlMeta({ ...report, tags })).toEqual({ ...report, tags: null });
+    expect(parseServerTtlMeta({ ...report, tags: [longest] })?.tags).toEqual([longest]);
+  });
+
+  it('turns down a huge array by its length, without reading its items', () => {
+    let reads = 0;
+    const huge: unknown[] = new Array(10_000_000);
+    Object.defineProperty(huge, 0, {
+      get() {
+        reads++;
+        return 'post:1';
+      },
+    });
+    expect(parseServerTtlMeta({ ...report, tags: huge })?.tags).toBeNull();
+    expect(reads).toBe(0);
+  });
+
+  it('never throws, and reads tags only as "*" or the very strings given (property)', () => {
+    fc.assert(
+      fc.property(fc.anything({ withSparseArray: true, withBoxedValues: true }), (tags) => {
+        const read = parseServerTtlMeta({ ...report, tags });
+        expect(read).toMatchObject(report);
+        if (read?.tags === '*') expect(tags).toBe('*');
+        else if (read?.tags !== null) {
+          expect(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string')).toBe(true);
+          expect(read?.tags).toEqual(tags);
+        }
+      }),
+    );
+    fc.assert(
+      // At most 6 × (30 units × 9 characters + 6) + 5 characters: within the limit, all read.
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 30 }), { maxLength: 6 }), (tags) => {
+        expect(parseServerTtlMeta({ ...report, tags })?.tags).toEqual(tags);
+      }),
+    );
   });
 });
 

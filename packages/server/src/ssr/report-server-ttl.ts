@@ -1,6 +1,7 @@
 import { now } from '../cache/clock.js';
 import { InvalidOptionError } from '../errors.js';
 import { type CallReport, runInProcess } from '../middleware/call-channel.js';
+import { formatTags } from '../middleware/hint-headers.js';
 
 /**
  * The key of a tRPC query's React Query `meta` under which {@link reportServerTtl}
@@ -36,6 +37,16 @@ export interface ServerTtlMeta {
    * served from a cache) from one rendered for this request.
    */
   renderedAt: number;
+  /**
+   * The tags the server's entry carries (`memorize({ tags })`), so that the browser
+   * refetches exactly the hydrated queries a mutation's `{ tag }` target names: `[]`
+   * for none; `'*'` for more than `cacheHeaders()` lists in its `trpc-memory-tags`
+   * entry of a call (any tag may match: the same limit, so both routes of a result
+   * say the same); `null` when unknown, because the result is not in the server's
+   * cache (not memorized, let through, not stored, failed). Absent from servers that
+   * predate it, which the browser reads as unknown too.
+   */
+  tags: string[] | '*' | null;
 }
 
 /** The parts of a React Query `Query` this module uses. */
@@ -76,12 +87,18 @@ function procedurePath(queryKey: readonly unknown[]): string | undefined {
   return (meta as { type?: unknown }).type === 'query' ? path.join('.') : undefined;
 }
 
+/** The tags of a stored entry as the browser gets them: listed within the header's limit, else `'*'`. */
+function tagsOf(tags: readonly string[] | undefined): string[] | '*' {
+  if (tags === undefined || tags.length === 0) return [];
+  return formatTags(tags) === '*' ? '*' : [...tags];
+}
+
 function metaOf(report: CallReport | undefined, renderedAt: number): ServerTtlMeta {
   if (report?.source === undefined || !report.stored) {
-    return { source: report?.source ?? null, expiresIn: null, renderedAt };
+    return { source: report?.source ?? null, expiresIn: null, renderedAt, tags: null };
   }
   const expiresIn = report.expiresAt === undefined ? 'inf' : report.expiresAt - renderedAt;
-  return { source: report.source, expiresIn, renderedAt };
+  return { source: report.source, expiresIn, renderedAt, tags: tagsOf(report.tags) };
 }
 
 function setMeta(query: QueryLike, value: ServerTtlMeta | Promise<ServerTtlMeta>): void {
@@ -92,11 +109,13 @@ function setMeta(query: QueryLike, value: ServerTtlMeta | Promise<ServerTtlMeta>
 /**
  * Makes a server-side QueryClient carry, with every tRPC query it runs in-process
  * (`createTRPCOptionsProxy({ router, ctx, queryClient })` during server rendering),
- * what the server's cache knew: whether the result was a cache hit, and how long its
- * entry has left. `dehydrate()` sends it along in the query's `meta`, and
- * `mirrorServerTtl` in the browser keeps the hydrated query fresh until exactly
- * that entry expires, never longer, however late the page or a streamed part of it
- * arrives. Returns `queryClient`.
+ * what the server's cache knew: whether the result was a cache hit, how long its
+ * entry has left and which tags it carries. `dehydrate()` sends it along in the
+ * query's `meta`, and `mirrorServerTtl` in the browser keeps the hydrated query
+ * fresh until exactly that entry expires, never longer, however late the page or a
+ * streamed part of it arrives; after a mutation whose `invalidates` names a
+ * `{ tag }`, it refetches exactly the hydrated queries whose entry carried it.
+ * Returns `queryClient`.
  *
  * The remaining time is counted from when this function ran (one QueryClient per
  * request, created while rendering it), and the browser counts it from when it sent

@@ -17,13 +17,15 @@ import {
   startRedisServer,
   testPort,
 } from '../../packages/server/test/helpers/redis-server.js';
-import { sleep, until } from '../../packages/server/test/helpers/time.js';
+import { until } from '../../packages/server/test/helpers/time.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = fileURLToPath(new URL('./app.ts', import.meta.url));
 /** Short, so the bound is observable; the slack below is for two busy cores, not for the bound. */
 const BUS_LOSS_TTL = 2;
 const SLACK_MS = 3_000;
+/** How often a wait asks an app process: each check is a request it serves on the same two cores. */
+const POLL_MS = 10;
 
 interface App {
   url: string;
@@ -73,6 +75,17 @@ async function call<T>(app: App, path: string, input: unknown, method: 'GET' | '
 
 const item = (app: App, id: string) => call<{ id: string; version: string | null }>(app, 'item', { id });
 const state = (app: App) => call<{ runs: number; busUp: boolean; l1: number }>(app, 'state', undefined);
+
+/** Resolves once every app reports its invalidation bus `up` (subscribed) or down. */
+async function busesAre(apps: readonly App[], up: boolean, timeout: number): Promise<void> {
+  for (const app of apps) {
+    await until(async () => (await state(app)).busUp === up, {
+      timeout,
+      every: POLL_MS,
+      what: `the bus of ${app.url} ${up ? 'up' : 'down'}`,
+    });
+  }
+}
 
 interface Topology {
   name: string;
@@ -134,27 +147,20 @@ describe.each(topologies)('three app processes on $name', (topology) => {
   beforeAll(async () => {
     redis = await topology.start();
     apps = await Promise.all([0, 1, 2].map(() => startApp(redis.target)));
-    for (const app of apps) {
-      const deadline = performance.now() + 20_000;
-      while (!(await state(app)).busUp) {
-        if (performance.now() > deadline) throw new Error('the bus did not come up');
-        await sleep(20);
-      }
-    }
+    await busesAre(apps, true, 20_000);
   }, 90_000);
   afterAll(async () => {
     await Promise.all((apps ?? []).map(stopApp));
     await redis?.stop();
   });
 
-  /** Polls `app` until it serves `version` for `id`; resolves with the ms it took. */
-  async function serves(app: App, id: string, version: string, timeout = 15_000): Promise<number> {
-    const start = performance.now();
-    for (;;) {
-      if ((await item(app, id)).version === version) return performance.now() - start;
-      if (performance.now() - start > timeout) throw new Error(`${app.url} never served ${version}`);
-      await sleep(10);
-    }
+  /** Resolves once `app` serves `version` for `id`. */
+  function serves(app: App, id: string, version: string): Promise<void> {
+    return until(async () => (await item(app, id)).version === version, {
+      timeout: 15_000,
+      every: POLL_MS,
+      what: `${app.url} serving ${version} of ${id}`,
+    });
   }
 
   it('an invalidation on one instance is seen by the others', async () => {
@@ -182,13 +188,7 @@ describe.each(topologies)('three app processes on $name', (topology) => {
       await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     }
     try {
-      for (const app of apps) {
-        const deadline = performance.now() + 10_000;
-        while ((await state(app)).busUp) {
-          if (performance.now() > deadline) throw new Error('the cut went unnoticed');
-          await sleep(10);
-        }
-      }
+      await busesAre(apps, false, 10_000);
       await redis.upstream.set('source:2', 'v2');
       const invalidated = performance.now();
       await call(b, 'invalidate', { id: '2' }, 'POST'); // published, heard by no one
@@ -200,13 +200,7 @@ describe.each(topologies)('three app processes on $name', (topology) => {
     } finally {
       for (const admin of redis.admins) await admin.call('CONFIG', 'SET', 'maxclients', '10000');
     }
-    for (const app of apps) {
-      const deadline = performance.now() + 20_000;
-      while (!(await state(app)).busUp) {
-        if (performance.now() > deadline) throw new Error('the bus did not come back');
-        await sleep(20);
-      }
-    }
+    await busesAre(apps, true, 20_000);
     await redis.upstream.set('source:2', 'v3');
     await call(a, 'invalidate', { id: '2' }, 'POST');
     await serves(c, '2', 'v3');

@@ -36,21 +36,29 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Resolves once `condition()` holds, checking every few ms; rejects with `what`
- * when it still does not after `timeout` ms, a bound only a broken test reaches.
+ * Resolves once `condition()` holds, checking every `every` ms (2 by default);
+ * rejects with `what` when it still does not after `timeout` ms, a bound only a
+ * broken test reaches. An async `condition` (a request to another process, a cache
+ * read) is awaited before the next check, so checks never overlap; such a check
+ * costs the process it asks, so ask it less often (`every: 20`) on a busy machine.
  *
  * @example
  * ```ts
  * await until(() => server.requests() === 2, { what: 'the refetch reached the server' });
+ * await until(async () => (await state(app)).busUp, { every: 20, what: 'the bus came up' });
  * ```
  */
 export async function until(
-  condition: () => boolean,
-  { timeout = 10_000, what = 'the condition' }: { timeout?: number; what?: string } = {},
+  condition: () => boolean | Promise<boolean>,
+  {
+    timeout = 10_000,
+    every = 2,
+    what = 'the condition',
+  }: { timeout?: number; every?: number; what?: string } = {},
 ): Promise<void> {
   const deadline = realNow() + timeout;
-  while (!condition()) {
+  while (!(await condition())) {
     if (realNow() > deadline) throw new Error(`until(): ${what} did not hold within ${timeout} ms`);
-    await sleep(2);
+    await sleep(every);
   }
 }

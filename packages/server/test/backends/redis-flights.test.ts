@@ -139,18 +139,29 @@ describe.each(Object.entries(setups))('RedisBackend.flights on %s', (_name, setu
   });
 
   it('lets the next process take over once the lock TTL passes (a crashed or slow holder)', async () => {
-    const { a, b, dispose } = await setup.make();
+    const { a, b, c, dispose } = await setup.make();
     try {
       const key = unique('ttl');
-      const startedAt = Date.now();
-      held(await a.flights.acquire(key, { ttl: 0.3, poll: 0.05 }));
-      let turn = await b.flights.acquire(key, { ttl: 0.3, poll: 0.05 });
+      // The lock as Redis holds it: the token of its holder (no key prefix in these setups).
+      const token = () =>
+        (a.client as unknown as { get(key: string): Promise<string | null> }).get(lockKeyOf('', key));
+      // Long enough for the read right after to see it, short enough to wait for.
+      held(await a.flights.acquire(key, { ttl: 1, poll: 0.05 }));
+      const abandoned = await token();
+      expect(abandoned).toEqual(expect.any(String));
+      let turn = await b.flights.acquire(key, { ttl: 60, poll: 0.05 });
       // Nobody releases: the waiter is woken by its poll, and takes the lock once it expired.
       while (!turn.held) {
         await turn.released;
-        turn = await b.flights.acquire(key, { ttl: 0.3, poll: 0.05 });
+        turn = await b.flights.acquire(key, { ttl: 60, poll: 0.05 });
       }
-      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(290);
+      // The lock changed hands with no release: the holder's lock expired, and b's is a lock.
+      const taken = await token();
+      expect(taken).toEqual(expect.any(String));
+      expect(taken).not.toBe(abandoned);
+      waiting(await c.flights.acquire(key, NEVER));
+      await turn.release();
+      await held(await c.flights.acquire(key, NEVER)).release();
     } finally {
       await dispose();
     }

@@ -7,11 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { RedisBackend } from '../../src/backends/redis.js';
-import type { CacheBackend } from '../../src/backends/types.js';
+import type { CacheBackend, FlightCoordinator } from '../../src/backends/types.js';
 import { type CacheErrorEvent, type CacheStaleEvent, createCache } from '../../src/cache/cache.js';
 import { flightsOf } from '../../src/cache/distributed-flight.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
+import { gate, untilJoined, type WatchedBackend, watchReads } from '../helpers/in-flight.js';
 import { closedPort, patient } from '../helpers/redis-server.js';
+import { until } from '../helpers/time.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const opened: CacheBackend[] = [];
@@ -25,13 +27,33 @@ function redis(): RedisBackend {
   return backend;
 }
 
+/**
+ * `backend` with its reads in flight counted ({@link watchReads}) and its lock too:
+ * `waits()` counts the turns that found the lock held elsewhere (the call then waits
+ * for that computation).
+ */
+function watched(backend: RedisBackend): { backend: WatchedBackend; waits: () => number } {
+  let waits = 0;
+  const flights: FlightCoordinator = {
+    async acquire(key, options) {
+      const turn = await backend.flights.acquire(key, options);
+      if (!turn.held) waits++;
+      return turn;
+    },
+  };
+  return { backend: Object.assign(watchReads(backend), { flights }), waits: () => waits };
+}
+
 /** Two "instances" of one memorized function on one Redis. */
 function twoInstances(resolve: (id: string) => Promise<unknown>, options: object = {}) {
   const prefix = `dflight-${randomUUID().slice(0, 8)}`;
   const events: CacheStaleEvent[] = [];
+  const instances = [watched(redis()), watched(redis())];
   return {
     events,
-    loads: [redis(), redis()].map((backend) =>
+    /** Turns, in either instance, that found the lock held by the other. */
+    lockWaits: () => instances.reduce((sum, instance) => sum + instance.waits(), 0),
+    loads: instances.map(({ backend }) =>
       memorizeFn({
         cache: createCache(backend, { prefix, onStale: (e) => events.push(e) }),
         expire: 60,
@@ -54,15 +76,22 @@ describe('distributed flight', () => {
 
   it('runs the resolver once for concurrent misses on two instances, and each caller gets its own copy', async () => {
     let runs = 0;
-    const { loads } = twoInstances(
+    const upstream = gate();
+    const { loads, lockWaits } = twoInstances(
       async (id) => {
         runs++;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await upstream.opened;
         return { id, list: [1, 2] };
       },
       { distributed: true },
     );
-    const results = await Promise.all(loads.flatMap((load) => [load('a'), load('a'), load('a')]));
+    const calls = Promise.all(loads.flatMap((load) => [load('a'), load('a'), load('a')]));
+    // The resolver runs in one instance while the other's miss waits on its lock.
+    await until(() => runs === 1 && lockWaits() > 0, {
+      what: 'one instance computing, the other waiting on its lock',
+    });
+    upstream.open();
+    const results = await calls;
     expect(runs).toBe(1);
     expect(new Set(results).size).toBe(6);
     for (const result of results) expect(result).toEqual({ id: 'a', list: [1, 2] });
@@ -86,10 +115,11 @@ describe('distributed flight', () => {
   it('staleWhileRevalidate: one background refresh across both instances', async () => {
     let runs = 0;
     let version = 1;
-    const { loads, events } = twoInstances(
+    const refresh = gate();
+    const { loads, events, lockWaits } = twoInstances(
       async () => {
-        runs++;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        // The refresh (the second run) waits until the other instance's refresh waits on its lock.
+        if (++runs > 1) await refresh.opened;
         return version;
       },
       { expire: 0.2, staleWhileRevalidate: 60, distributed: true },
@@ -102,10 +132,12 @@ describe('distributed flight', () => {
       vi.setSystemTime(Date.now() + 200);
       expect(await Promise.all(loads.map((load) => load('k')))).toEqual([1, 1]);
       expect(events.map((event) => event.type)).toEqual(['revalidate', 'revalidate']);
-      // Wait for the refresh to be stored (an event: the value changes).
-      for (let i = 0; i < 1_000 && (await loads[1]!('k')) !== 2; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await until(() => runs === 2 && lockWaits() > 0, {
+        what: "one refresh running, the other instance's waiting on its lock",
+      });
+      refresh.open();
+      // The refreshed value is stored: the next call gets it.
+      await until(async () => (await loads[1]!('k')) === 2, { what: 'the refresh stored' });
       expect(await loads[0]!('k')).toBe(2);
       expect(runs).toBe(2);
     } finally {
@@ -114,20 +146,31 @@ describe('distributed flight', () => {
   });
 
   it('Redis unreachable: computes with in-process single-flight, reports the lock failure, fails nothing', async () => {
-    const backend = new RedisBackend(`redis://127.0.0.1:${await closedPort()}`, { commandTimeout: 0.5 });
-    opened.push(backend);
+    const unreachable = new RedisBackend(`redis://127.0.0.1:${await closedPort()}`, { commandTimeout: 0.5 });
+    opened.push(unreachable);
+    const { backend } = watched(unreachable);
     const errors: CacheErrorEvent[] = [];
     let runs = 0;
+    const upstream = gate();
     const load = memorizeFn({
       cache: createCache(backend, { onError: (event) => errors.push(event) }),
       expire: 60,
       distributed: true,
     })(async function load(id: string) {
       runs++;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await upstream.opened;
       return id;
     });
-    expect(await Promise.all([load('a'), load('a'), load('a')])).toEqual(['a', 'a', 'a']);
+    const calls = [load('a'), load('a'), load('a')];
+    // Every call's read failed and the two that did not compute joined the one that does.
+    await untilJoined(
+      backend,
+      () => calls.length,
+      3,
+      () => runs,
+    );
+    upstream.open();
+    expect(await Promise.all(calls)).toEqual(['a', 'a', 'a']);
     expect(runs).toBe(1);
     expect(errors.map((event) => event.operation)).toContain('lock');
   });

@@ -42,7 +42,11 @@
  * Where later capabilities plug in:
  * - **Tags** travel per call in
  *   {@link MissCall.guards}: tokens read before computing, stored with the entry,
- *   checked when an entry is found (see `tags.ts`).
+ *   checked when an entry is found (see `tags.ts`). The memoizer remembers, per
+ *   key, the guards of the entry it last read or stored there (its `GuardHints`),
+ *   so that {@link Memoizer.prefetch} starts reading tags computed from the result
+ *   together with the entry; {@link Memoizer.holds} checks a found entry's guards
+ *   whatever was remembered.
  * - **Per-entry policy** that does not depend on the call (grace windows such as
  *   stale-while-revalidate / stale-if-error, a
  *   by-reference hit mode) belongs in {@link MemoizerOptions}, fixed when the
@@ -63,10 +67,19 @@
 import type { Cache } from './cache.js';
 import { coreOf } from './cache-internals.js';
 import { now } from './clock.js';
-import type { DecodedEntry } from './codec.js';
+import type { DecodedEntry, EntryGuards } from './codec.js';
 import { type Grace, isServerFailure, within } from './grace.js';
 import { type SingleFlight, singleFlight } from './single-flight.js';
-import { finishGuards, type GuardPlan, guardsHold, prepareGuards } from './tags.js';
+import {
+  finishGuards,
+  GuardHints,
+  type GuardPlan,
+  guardsBeyond,
+  guardsHold,
+  type Prefetched,
+  prefetchTokens,
+  prepareGuards,
+} from './tags.js';
 
 /** A cache entry as a call reads it: its value (this call's own copy) and absolute expiry. */
 export interface MemoEntry extends DecodedEntry {
@@ -195,10 +208,31 @@ export interface Memoizer {
    * saves the hit a tick; `await` it either way. `full`, when given, is the backend
    * key of `key` ({@link Memoizer.backendKey}): a caller that keeps it for a key it
    * reads often saves building and hashing it per call. A guarded entry (tags)
-   * comes back with its `guarded` header: check it with `guardsHold` before
-   * serving it (the adapter reads the tokens it knows of together with the entry).
+   * comes back with its `guarded` header: check it with {@link Memoizer.holds}
+   * before serving it (the adapter starts reading the tokens with
+   * {@link Memoizer.prefetch} before the entry, so that both travel together).
    */
   read(cache: Cache, key: string, full?: string): MemoEntry | undefined | Promise<MemoEntry | undefined>;
+  /**
+   * Starts reading, before the entry under `key` is read, the tokens its guards
+   * are expected to hold: those of `known` (fixed tags, a scoped call's input) and
+   * of the state keys the entry last seen under `key` had besides (tags computed
+   * from the result). A hint only: {@link Memoizer.holds} checks every guard.
+   */
+  prefetch(cache: Cache, key: string, known: readonly string[]): Prefetched;
+  /**
+   * Whether every guard of an entry found under `key` still holds (a plain boolean
+   * when every token is at hand), reading the tokens `prefetched` lacks; remembers
+   * the entry's guards beyond `known` for the next {@link Memoizer.prefetch} of
+   * `key` (when the caller prefetched: a caller without guards of its own learns nothing).
+   */
+  holds(
+    cache: Cache,
+    key: string,
+    guarded: EntryGuards,
+    prefetched: Prefetched | undefined,
+    known: readonly string[],
+  ): boolean | Promise<boolean>;
   /** The backend key of the entry key `key` in `cache` (its prefix prepended). */
   backendKey(cache: Cache, key: string): string;
   /** The miss path: single-flight compute, store, per-call copy. Rejects only with `compute`'s error (or the abort reason). */
@@ -232,6 +266,21 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
           return { value: entry.value, expiresAt, stale: true };
         };
   const backendKey = (cache: Cache, key: string) => coreOf(cache).head + key;
+
+  /** Made by the first entry with guards beyond its calls' known ones: untagged memoizers never have any. */
+  let hints: GuardHints | undefined;
+  const prefetch: Memoizer['prefetch'] = (cache, key, known) => prefetchTokens(cache, known, hints?.of(key));
+  const learn = (key: string, guards: EntryGuards['guards'], known: readonly string[]) => {
+    if (hints === undefined) {
+      if (!guardsBeyond(guards, known)) return;
+      hints = new GuardHints();
+    }
+    hints.see(key, guards, known);
+  };
+  const holds: Memoizer['holds'] = (cache, key, guarded, prefetched, known) => {
+    if (prefetched !== undefined) learn(key, guarded.guards, known);
+    return guardsHold(cache, guarded, prefetched);
+  };
 
   const staleOutcome = (entry: MemoEntry): Outcome => ({
     data: entry.value,
@@ -309,6 +358,10 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
           };
         }
         const written = await core.store(storeKey, data, ttl, keep, entryGuards);
+        // Its computed tags' tokens are then read with the entry from the next call on.
+        if (written?.stored === true && entryGuards !== undefined && plan?.tagsOf !== undefined) {
+          learn(storeKey, entryGuards.guards, plan.keys);
+        }
         // By reference, every call (this one too) gets the frozen value decoded from the entry.
         const frozen =
           shared && written !== undefined ? core.decodeStored(storeKey, written.raw, true) : undefined;
@@ -342,7 +395,8 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
     const guarded = entry?.guarded;
     if (guarded !== undefined) {
       // An entry whose tag was invalidated is gone, stale or not: never served, not even in grace.
-      const held = guardsHold(cache, guarded, call.guards?.prefetched);
+      const plan = call.guards;
+      const held = holds(cache, call.key, guarded, plan?.prefetched, plan === undefined ? [] : plan.keys);
       if (held !== true && (held === false || !(await held))) entry = undefined;
     }
     if (entry !== undefined && entry.stale !== true) {
@@ -357,7 +411,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
     return computeThrough(cache, entry === undefined ? call : { ...call, stale: entry });
   };
 
-  return { read, backendKey, computeThrough, memoize };
+  return { read, backendKey, prefetch, holds, computeThrough, memoize };
 }
 
 /**

@@ -78,13 +78,19 @@ export function readToken(cache: Cache, key: string): MaybePromise<string | unde
   );
 }
 
-/** Starts reading the tokens of `keys` at once (one round trip on Redis), by key. */
-export function prefetchTokens(
-  cache: Cache,
-  keys: readonly string[],
-): Map<string, MaybePromise<string | undefined>> {
-  const tokens = new Map<string, MaybePromise<string | undefined>>();
+/** Tokens whose reads started before an entry was read (its round trip on Redis), by state key. */
+export type Prefetched = Map<string, MaybePromise<string | undefined>>;
+
+/**
+ * Starts reading the tokens of `keys`, then of those of `more` not among them, at
+ * once (one round trip on Redis), by key.
+ */
+export function prefetchTokens(cache: Cache, keys: readonly string[], more?: readonly string[]): Prefetched {
+  const tokens: Prefetched = new Map();
   for (const key of keys) tokens.set(key, readToken(cache, key));
+  if (more !== undefined) {
+    for (const key of more) if (!tokens.has(key)) tokens.set(key, readToken(cache, key));
+  }
   return tokens;
 }
 
@@ -95,7 +101,7 @@ export function prefetchTokens(
 export function guardsHold(
   cache: Cache,
   guarded: EntryGuards,
-  prefetched?: Map<string, MaybePromise<string | undefined>>,
+  prefetched?: Prefetched,
 ): MaybePromise<boolean> {
   const { guards } = guarded;
   const pending: Promise<boolean>[] = [];
@@ -112,6 +118,121 @@ export function guardsHold(
 }
 
 /**
+ * Per generation of {@link GuardHints}: at most this many entries, and this many
+ * bytes as {@link hintBytes} estimates them (measured with `--expose-gc` on
+ * Node 20: 310 bytes of heap for a 25-character key with one 17-character state
+ * key, 416 with two), so a memoizer holds at most about 1 MB of hints, 1,200 to
+ * 4,000 keys of typical sizes, and only once it has seen that many tagged keys.
+ */
+const HINT_ENTRIES = 2_048;
+const HINT_BYTES = 512_000;
+/** A hint larger than this is not kept: it would crowd out the many small ones. */
+const HINT_MAX_BYTES = 8_192;
+
+const NO_KEYS: readonly string[] = [];
+
+/** The heap a hint holds, estimated: a map slot and an array, and per string its header and characters. */
+function hintBytes(key: string, keys: readonly string[]): number {
+  let bytes = 160 + key.length;
+  for (const state of keys) bytes += 96 + state.length;
+  return bytes;
+}
+
+/** Whether `hint` is exactly the state keys of `guards` not among `known`, in order. */
+function sameHint(hint: readonly string[], guards: EntryGuards['guards'], known: readonly string[]): boolean {
+  let at = 0;
+  for (const [key] of guards) {
+    if (known.includes(key)) continue;
+    if (hint[at] !== key) return false;
+    at++;
+  }
+  return at === hint.length;
+}
+
+/** Whether some guard of `guards` is not among `known` (an entry with tags computed from its result). */
+export function guardsBeyond(guards: EntryGuards['guards'], known: readonly string[]): boolean {
+  return !sameHint(NO_KEYS, guards, known);
+}
+
+/**
+ * What one memoizer remembers of the entries it read or stored: per entry key,
+ * the state keys the entry was last seen with beyond those its calls know before
+ * reading (the fixed tags, a scoped call's input), that is its tags computed from
+ * the result. The next call of that key starts reading their tokens together with
+ * the entry (one round trip on Redis) instead of after it.
+ *
+ * Only a hint: it chooses what is read in advance, never what is valid. The guards
+ * a read checks are always those of the entry it found ({@link guardsHold}), and a
+ * guard the hint missed is read then (a second round trip: the first hit of a key in
+ * a process, a key whose tags changed, a hint that fell out). A wrong hint costs a
+ * token read for nothing, and is corrected by that read.
+ *
+ * Bounded: two generations of at most {@link HINT_ENTRIES} entries and
+ * {@link HINT_BYTES} bytes each. A new hint goes into the recent generation,
+ * and a hint found in the older one moves there; when the recent one is full, it
+ * becomes the older one and the older one is dropped. So a lookup is one or two map
+ * reads with no reordering (a strict LRU reorders on every hit), and the keys read
+ * within the last generation stay.
+ */
+export class GuardHints {
+  #recent = new Map<string, readonly string[]>();
+  #older = new Map<string, readonly string[]>();
+  /** Bytes counted for the recent generation. */
+  #bytes = 0;
+
+  /** The state keys the entry under `key` was last seen with beyond the known ones, if remembered. */
+  of(key: string): readonly string[] | undefined {
+    const recent = this.#recent.get(key);
+    if (recent !== undefined) return recent;
+    const older = this.#older.get(key);
+    if (older !== undefined) {
+      this.#older.delete(key);
+      this.#keep(key, older);
+    }
+    return older;
+  }
+
+  /**
+   * Remembers, for the entry under `key`, the state keys of `guards` not among
+   * `known`: allocates nothing when that is what it remembers already (every hit
+   * of a key whose tags stay the same).
+   */
+  see(key: string, guards: EntryGuards['guards'], known: readonly string[]): void {
+    if (sameHint(this.#recent.get(key) ?? this.#older.get(key) ?? NO_KEYS, guards, known)) return;
+    const keys: string[] = [];
+    for (const [state] of guards) if (!known.includes(state)) keys.push(state);
+    this.#forget(key);
+    if (keys.length > 0) this.#keep(key, keys);
+  }
+
+  /** How many entry keys it remembers (for tests). */
+  get size(): number {
+    return this.#recent.size + this.#older.size;
+  }
+
+  #keep(key: string, keys: readonly string[]): void {
+    const bytes = hintBytes(key, keys);
+    if (bytes > HINT_MAX_BYTES) return;
+    if (this.#recent.size >= HINT_ENTRIES || this.#bytes + bytes > HINT_BYTES) {
+      this.#older = this.#recent;
+      this.#recent = new Map();
+      this.#bytes = 0;
+    }
+    this.#recent.set(key, keys);
+    this.#bytes += bytes;
+  }
+
+  #forget(key: string): void {
+    const recent = this.#recent.get(key);
+    if (recent !== undefined) {
+      this.#recent.delete(key);
+      this.#bytes -= hintBytes(key, recent);
+    }
+    this.#older.delete(key);
+  }
+}
+
+/**
  * The current tokens of `keys`, creating the missing ones (with a fresh token, for
  * at least {@link TOKEN_TTL_FLOOR} seconds or `ttl`); `undefined` when one could not
  * be read or written (reported): an entry must then not be stored, since nothing
@@ -121,7 +242,7 @@ export async function ensureTokens(
   cache: Cache,
   keys: readonly string[],
   ttl: number | undefined,
-  prefetched?: Map<string, MaybePromise<string | undefined>>,
+  prefetched?: Prefetched,
 ): Promise<Guard[] | undefined> {
   const guards = await Promise.all(
     keys.map(async (key): Promise<Guard | undefined> => {
@@ -213,7 +334,7 @@ export interface GuardPlan {
   /** Tags computed from the result, when the tags are a function; throws for a bad return. */
   readonly tagsOf: ((data: unknown) => readonly string[]) | undefined;
   /** The tokens of `keys`, read together with the entry (the hit path). */
-  readonly prefetched: Map<string, MaybePromise<string | undefined>> | undefined;
+  readonly prefetched: Prefetched | undefined;
 }
 
 /** What {@link prepareGuards} read before the computation. */

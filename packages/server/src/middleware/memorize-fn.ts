@@ -5,7 +5,7 @@ import { distributedOf, graceOf } from '../cache/grace.js';
 import { namespacePart, stableKey, tagStateKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer } from '../cache/memoizer.js';
-import { type GuardPlan, prefetchTokens } from '../cache/tags.js';
+import type { GuardPlan } from '../cache/tags.js';
 import { InvalidOptionError, InvalidReturnError, UnkeyableValueError } from '../errors.js';
 import { assertExpire } from '../seconds.js';
 import {
@@ -187,14 +187,15 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       }
       const entryKey = prefix + callPart;
 
-      // Fixed tags' tokens are requested before the entry, so both travel together.
+      // Tags' tokens are requested before the entry, so both travel together: the
+      // fixed ones, and the computed ones the entry under this key was last seen with.
       const guards: GuardPlan | undefined =
         fixedTagKeys.length === 0 && tagsOf === undefined
           ? undefined
           : {
               keys: fixedTagKeys,
               tags: fixedTags,
-              prefetched: fixedTagKeys.length === 0 ? undefined : prefetchTokens(cache, fixedTagKeys),
+              prefetched: memoizer.prefetch(cache, entryKey, fixedTagKeys),
               tagsOf:
                 tagsOf === undefined
                   ? undefined

@@ -13,7 +13,7 @@ import {
 } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer, type MemoEntry, type Memoizer } from '../cache/memoizer.js';
-import { type GuardPlan, guardsHold, prefetchTokens } from '../cache/tags.js';
+import type { GuardPlan } from '../cache/tags.js';
 import {
   InvalidOptionError,
   InvalidReturnError,
@@ -130,9 +130,11 @@ export interface MemorizeOptions<TContext = object, TData = unknown> extends Sha
    * list, or a function of the call and its result, called when the result is
    * stored. Tags are any non-empty strings (`'post:1'`, `'author:7'`).
    *
-   * Cost: a hit on a tagged entry reads one more key per tag (issued together with
-   * the entry for fixed tags: one round trip on Redis; after it for computed
-   * tags); untagged entries are read as before.
+   * Cost: a hit on a tagged entry reads one more key per tag, issued together with
+   * the entry (one round trip on Redis): fixed tags always, computed tags once this
+   * `memorize()` has seen the entry of that call (stored or read it); the first hit
+   * of a call in a process reads computed tags after the entry. Untagged entries
+   * are read as before.
    *
    * @default none
    */
@@ -340,9 +342,13 @@ export function memorize<TContext = object, TData = unknown>(
     }
     const ttl = expire ?? cache.expire;
     // The state keys the entry depends on, read together with it: its fixed tags (a
-    // scoped entry has no other: an input target drops it by its key, in one scope).
+    // scoped entry has no other: an input target drops it by its key, in one scope);
+    // with tags computed from the result, those the entry under this key was last seen with.
     const guardKeys = fixedTagKeys;
-    const prefetched = guardKeys.length === 0 ? undefined : prefetchTokens(cache, guardKeys);
+    const prefetched =
+      guardKeys.length === 0 && tagsOf === undefined
+        ? undefined
+        : memoizer.prefetch(cache, entryKey, guardKeys);
 
     // The hit path: no promise to wait for when the backend answers synchronously.
     const read = memoizer.read(cache, entryKey, full);
@@ -354,7 +360,7 @@ export function memorize<TContext = object, TData = unknown>(
       entry = await readValidated(memoizer, cache, head, opts.input);
     }
     if (entry?.guarded !== undefined) {
-      const held = holds(cache, entry, prefetched);
+      const held = memoizer.holds(cache, entryKey, entry.guarded, prefetched, guardKeys);
       if (held !== true && (held === false || !(await held))) entry = undefined;
     }
     if (entry !== undefined && entry.stale !== true) {
@@ -525,15 +531,6 @@ function validatedKey(head: string, input: unknown): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Whether a guarded entry's guards still hold (a plain boolean on a synchronous backend). */
-function holds(
-  cache: Cache,
-  entry: MemoEntry,
-  prefetched: GuardPlan['prefetched'],
-): boolean | Promise<boolean> {
-  return entry.guarded === undefined ? true : guardsHold(cache, entry.guarded, prefetched);
 }
 
 /** The entry under the validated-input key, when that key can be built. */

@@ -42,13 +42,22 @@ export interface DecodedEntry {
  * What a guarded entry carries besides its value: the tags it was stored with (to
  * report to the client) and, per state key it depends on (`%T:<tag>`, see
  * the key module), the token that key held when the computation started. The entry
- * is valid only while every one of those keys still holds that token. Written in
- * the header as `G<json [tags, [[key, token], …]]>` and a newline (which JSON
- * text never contains) before the value's kind, so unguarded entries are unchanged.
+ * is valid only while every one of those keys still holds that token. An entry with
+ * tags computed from its result also carries the cache epoch its computation saw,
+ * which vouches for those tags' guards while it holds (see `tags.ts`). Written in
+ * the header as `G<json [tags, [[key, token], …], [epoch, from]?]>` and a newline
+ * (which JSON text never contains) before the value's kind, so unguarded entries
+ * are unchanged.
  */
 export interface EntryGuards {
   readonly tags: readonly string[];
   readonly guards: readonly (readonly [key: string, token: string])[];
+  /**
+   * The epoch (`%E`) read before the computation, and the index of the first guard
+   * whose token was read after it (the tags computed from the result): while `%E`
+   * still holds that epoch, the guards from `from` on hold too.
+   */
+  readonly epoch?: readonly [token: string, from: number];
 }
 
 const objectProto = Object.prototype;
@@ -265,7 +274,10 @@ function reviveTree(doc: unknown): unknown {
  */
 export function encodeEntry(value: unknown, expiresAt: number | undefined, guarded?: EntryGuards): string {
   let head = expiresAt === undefined ? '|' : `${expiresAt}|`;
-  if (guarded !== undefined) head += `G${JSON.stringify([guarded.tags, guarded.guards])}\n`;
+  if (guarded !== undefined) {
+    const { tags, guards, epoch } = guarded;
+    head += `G${JSON.stringify(epoch === undefined ? [tags, guards] : [tags, guards, epoch])}\n`;
+  }
   if (!needsTypes(value, new Set(), '')) return `${head}J${JSON.stringify(value)}`;
   const annotations: Annotation[] = [];
   const json = toJsonTree(value, [], annotations);
@@ -310,7 +322,7 @@ function withGuards(entry: DecodedEntry, guarded: EntryGuards | undefined): Deco
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 
-/** The `[tags, guards]` of a guarded entry's header, checked for shape. */
+/** The `[tags, guards, epoch?]` of a guarded entry's header, checked for shape. */
 function parseGuards(json: string): EntryGuards {
   let doc: unknown;
   try {
@@ -318,15 +330,26 @@ function parseGuards(json: string): EntryGuards {
   } catch (error) {
     throw new CodecError('corrupt cache entry: bad guards', { cause: error });
   }
-  if (Array.isArray(doc) && doc.length === 2) {
-    const [tags, guards] = doc as [unknown, unknown];
+  if (Array.isArray(doc) && (doc.length === 2 || doc.length === 3)) {
+    const [tags, guards, epoch] = doc as [unknown, unknown, unknown];
     if (
       Array.isArray(tags) &&
       tags.every(isString) &&
       Array.isArray(guards) &&
       guards.every((guard) => Array.isArray(guard) && guard.length === 2 && guard.every(isString))
     ) {
-      return { tags, guards: guards as [string, string][] };
+      const parsed = { tags, guards: guards as [string, string][] };
+      if (doc.length === 2) return parsed;
+      if (
+        Array.isArray(epoch) &&
+        epoch.length === 2 &&
+        isString(epoch[0]) &&
+        Number.isInteger(epoch[1]) &&
+        epoch[1] >= 0 &&
+        epoch[1] <= guards.length
+      ) {
+        return { ...parsed, epoch: epoch as [string, number] };
+      }
     }
   }
   throw new CodecError('corrupt cache entry: bad guards');

@@ -40,13 +40,12 @@
  * hit path is exactly the plain one.
  *
  * Where later capabilities plug in:
- * - **Tags** travel per call in
- *   {@link MissCall.guards}: tokens read before computing, stored with the entry,
- *   checked when an entry is found (see `tags.ts`). The memoizer remembers, per
- *   key, the guards of the entry it last read or stored there (its `GuardHints`),
- *   so that {@link Memoizer.prefetch} starts reading tags computed from the result
- *   together with the entry; {@link Memoizer.holds} checks a found entry's guards
- *   whatever was remembered.
+ * - **Tags** travel per call in {@link MissCall.guards}: tokens read before
+ *   computing, stored with the entry, checked when an entry is found (see
+ *   `tags.ts`). The memoizer remembers, per key, the guards of the entry it last
+ *   read or stored there (its `GuardHints`), so that {@link Memoizer.prefetch}
+ *   starts reading tags computed from the result together with the entry;
+ *   {@link Memoizer.holds} checks a found entry's guards whatever was remembered.
  * - **Per-entry policy** that does not depend on the call (grace windows such as
  *   stale-while-revalidate / stale-if-error, a
  *   by-reference hit mode) belongs in {@link MemoizerOptions}, fixed when the
@@ -69,6 +68,7 @@ import { coreOf } from './cache-internals.js';
 import { now } from './clock.js';
 import type { DecodedEntry, EntryGuards } from './codec.js';
 import { type Grace, isServerFailure, within } from './grace.js';
+import { EPOCH_STATE } from './key.js';
 import { type SingleFlight, singleFlight } from './single-flight.js';
 import {
   finishGuards,
@@ -80,6 +80,9 @@ import {
   prefetchTokens,
   prepareGuards,
 } from './tags.js';
+
+/** What a call with computed tags prefetches for a key it has no hint of. */
+const EPOCH_ONLY: readonly string[] = [EPOCH_STATE];
 
 /** A cache entry as a call reads it: its value (this call's own copy) and absolute expiry. */
 export interface MemoEntry extends DecodedEntry {
@@ -215,11 +218,13 @@ export interface Memoizer {
   read(cache: Cache, key: string, full?: string): MemoEntry | undefined | Promise<MemoEntry | undefined>;
   /**
    * Starts reading, before the entry under `key` is read, the tokens its guards
-   * are expected to hold: those of `known` (fixed tags, a scoped call's input) and
-   * of the state keys the entry last seen under `key` had besides (tags computed
-   * from the result). A hint only: {@link Memoizer.holds} checks every guard.
+   * are expected to hold: those of `known` (the fixed tags) and, with tags
+   * `computed` from the result, of the state keys the entry last seen under `key`
+   * had besides, or when none was seen here, the cache's epoch (which vouches for
+   * those tags while no tag was invalidated since the entry was computed). A hint
+   * only: {@link Memoizer.holds} checks every guard.
    */
-  prefetch(cache: Cache, key: string, known: readonly string[]): Prefetched;
+  prefetch(cache: Cache, key: string, known: readonly string[], computed: boolean): Prefetched;
   /**
    * Whether every guard of an entry found under `key` still holds (a plain boolean
    * when every token is at hand), reading the tokens `prefetched` lacks; remembers
@@ -269,7 +274,8 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
 
   /** Made by the first entry with guards beyond its calls' known ones: untagged memoizers never have any. */
   let hints: GuardHints | undefined;
-  const prefetch: Memoizer['prefetch'] = (cache, key, known) => prefetchTokens(cache, known, hints?.of(key));
+  const prefetch: Memoizer['prefetch'] = (cache, key, known, computed) =>
+    prefetchTokens(cache, known, computed ? (hints?.of(key) ?? EPOCH_ONLY) : undefined);
   const learn = (key: string, guards: EntryGuards['guards'], known: readonly string[]) => {
     if (hints === undefined) {
       if (!guardsBeyond(guards, known)) return;

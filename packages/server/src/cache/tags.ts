@@ -31,8 +31,34 @@ import { EPOCH_STATE, tagStateKey } from './key.js';
  * and the result is stored only when the epoch is unchanged afterwards.
  *
  * Cost: an unguarded entry is read exactly as before. A guarded hit reads one more
- * key per guard, issued together with the entry read when the guards are known in
- * advance (fixed tags), so one round trip on Redis.
+ * key per guard, issued together with the entry read (one round trip on Redis) when
+ * the reader knows the guards in advance: fixed tags always;
+ * computed tags once the memoizer has seen the entry under that key (it stored or
+ * read it: {@link GuardHints}). A guard not read in advance is read after the entry
+ * (a second round trip), unless the epoch vouches for it:
+ *
+ * **The epoch stamp.** An entry with computed tags is stored with the epoch its
+ * computation read (its stamp), and a call that has no hint for its key reads the
+ * epoch together with the entry. While the epoch still holds the stamp, the computed
+ * tags' guards hold without being read; otherwise they are read. Why that is sound,
+ * in every interleaving: each computed tag's token was read after the stamp was read
+ * and before the epoch was found unchanged (the check before storing), so the stamp
+ * was the epoch at that moment, and a value of a state key never comes back once
+ * deleted (tokens are random). For the token of one of those tags to be deleted,
+ * some invalidation of that tag deleted it after it was read, and every tag
+ * invalidation deletes the epoch once more *after* its tags ({@link invalidateStates}):
+ * from then on the epoch differs from the stamp, for good. So a read that finds the
+ * stamp read it before that invalidation finished: it overlapped the invalidation,
+ * and serving the entry is what a read just before it would have done. A call
+ * starting after `invalidate()` resolved never finds the stamp. Token expiry or
+ * eviction is no invalidation (no data changed) and does not matter; an evicted or
+ * deleted epoch only fails the stamp, towards reading the tags. The fixed guards,
+ * read before the stamp, are not covered by it and are always checked (the stamp
+ * records where its guards start). What the stamp costs: one more delete per tag
+ * invalidation, the epoch in the entry's header, and one more key read (in the same
+ * round trip) by a call without a hint. It makes the first hit of a key in a process
+ * one round trip as long as no tag of the cache was invalidated since the entry was
+ * stored.
  */
 
 /** One dependency of a guarded entry: a state key and the token it held. */
@@ -96,16 +122,40 @@ export function prefetchTokens(cache: Cache, keys: readonly string[], more?: rea
 
 /**
  * Whether every guard of `guarded` still holds: each key holds the token the entry
- * was stored with. Reads what `prefetched` does not already hold.
+ * was stored with. Reads what `prefetched` does not already hold. When `prefetched`
+ * holds the epoch and it is still the one the entry was stamped with, the guards
+ * the stamp covers (its tags computed from the result) hold without being read.
  */
 export function guardsHold(
   cache: Cache,
   guarded: EntryGuards,
   prefetched?: Prefetched,
 ): MaybePromise<boolean> {
-  const { guards } = guarded;
+  const { guards, epoch: stamp } = guarded;
+  if (stamp === undefined || prefetched === undefined || !prefetched.has(EPOCH_STATE)) {
+    return tokensHold(cache, guards, guards.length, prefetched);
+  }
+  const [epoch, from] = stamp;
+  const current = prefetched.get(EPOCH_STATE);
+  if (typeof current === 'string' || current === undefined) {
+    return tokensHold(cache, guards, current === epoch ? from : guards.length, prefetched);
+  }
+  // The guards before `from` were prefetched with it: waiting for the epoch first costs no round trip.
+  return current.then((value) =>
+    tokensHold(cache, guards, value === epoch ? from : guards.length, prefetched),
+  );
+}
+
+/** Whether the first `count` guards of `guards` hold (see {@link guardsHold}). */
+function tokensHold(
+  cache: Cache,
+  guards: EntryGuards['guards'],
+  count: number,
+  prefetched: Prefetched | undefined,
+): MaybePromise<boolean> {
   const pending: Promise<boolean>[] = [];
-  for (const [key, token] of guards) {
+  for (let i = 0; i < count; i++) {
+    const [key, token] = guards[i] as Guard;
     const current = prefetched?.get(key) ?? readToken(cache, key);
     if (typeof current === 'string' || current === undefined) {
       if (current !== token) return false;
@@ -157,9 +207,9 @@ export function guardsBeyond(guards: EntryGuards['guards'], known: readonly stri
 /**
  * What one memoizer remembers of the entries it read or stored: per entry key,
  * the state keys the entry was last seen with beyond those its calls know before
- * reading (the fixed tags, a scoped call's input), that is its tags computed from
- * the result. The next call of that key starts reading their tokens together with
- * the entry (one round trip on Redis) instead of after it.
+ * reading (the fixed tags), that is its tags computed from the result. The next
+ * call of that key starts reading their tokens together with the entry (one round
+ * trip on Redis) instead of after it.
  *
  * Only a hint: it chooses what is read in advance, never what is valid. The guards
  * a read checks are always those of the entry it found ({@link guardsHold}), and a
@@ -265,6 +315,11 @@ const creating = new WeakMap<Cache, Map<string, Promise<string | undefined>>>();
  * writers race (other processes), every one of them ends up with the last one
  * written, so their entries agree. `undefined` when the write failed or the key
  * was deleted meanwhile (an invalidation: the entry must not be stored).
+ *
+ * It reads the key first: the caller found it missing, but maybe a while ago (a
+ * read started with the call, or before a creation of this process that has since
+ * finished), and writing over a token created since would kill every entry stored
+ * with it, and over the epoch, every computation that read it.
  */
 function createToken(cache: Cache, key: string, ttl: number | undefined): Promise<string | undefined> {
   let pending = creating.get(cache);
@@ -278,6 +333,9 @@ function createToken(cache: Cache, key: string, ttl: number | undefined): Promis
   const full = core.head + key;
   const tokenTtl = ttl === undefined ? undefined : Math.max(ttl, TOKEN_TTL_FLOOR);
   const created = (async (): Promise<string | undefined> => {
+    const found = await readToken(cache, key);
+    if (found === FAILED) return undefined;
+    if (found !== undefined) return found;
     try {
       await core.backend.set(full, newToken(), tokenTtl);
     } catch (error) {
@@ -293,9 +351,12 @@ function createToken(cache: Cache, key: string, ttl: number | undefined): Promis
   return created;
 }
 
-/** The epoch's token before a computation whose tags are known only afterwards. */
-export async function readEpoch(cache: Cache): Promise<string | undefined> {
-  const guards = await ensureTokens(cache, [EPOCH_STATE], undefined);
+/**
+ * The epoch's token before a computation whose tags are known only afterwards (the
+ * one `prefetched` read at the start of the call, when it did).
+ */
+export async function readEpoch(cache: Cache, prefetched?: Prefetched): Promise<string | undefined> {
+  const guards = await ensureTokens(cache, [EPOCH_STATE], undefined, prefetched);
   return guards?.[0]?.[1];
 }
 
@@ -308,8 +369,10 @@ export async function epochHolds(cache: Cache, epoch: string): Promise<boolean> 
  * Invalidates the state keys `keys`: every entry guarded by one of them is dead
  * from now on. With `tags` (keys of tags), the epoch is deleted first, so a
  * computation whose tags are known only afterwards cannot store a result that
- * started before. Rejects (after reporting) when the backend fails: the caller
- * asked for entries to be gone.
+ * started before, and again last, so no entry stamped with an epoch read before
+ * the tags were deleted is vouched for by it afterwards (see the module header).
+ * Rejects (after reporting) when the backend fails: the caller asked for entries
+ * to be gone.
  */
 export async function invalidateStates(cache: Cache, keys: readonly string[], tags: boolean): Promise<void> {
   const core = coreOf(cache);
@@ -323,6 +386,7 @@ export async function invalidateStates(cache: Cache, keys: readonly string[], ta
   };
   if (tags) await drop(EPOCH_STATE);
   await Promise.all(keys.map(drop));
+  if (tags) await drop(EPOCH_STATE);
 }
 
 /** What the memoizer knows, before a call computes, about the guards its entry will have. */
@@ -353,7 +417,7 @@ export async function prepareGuards(
   ttl: number | undefined,
 ): Promise<PreparedGuards> {
   const [epoch, guards] = await Promise.all([
-    plan.tagsOf === undefined ? undefined : readEpoch(cache),
+    plan.tagsOf === undefined ? undefined : readEpoch(cache, plan.prefetched),
     plan.keys.length === 0 ? [] : ensureTokens(cache, plan.keys, ttl, plan.prefetched),
   ]);
   return { guards, epoch };
@@ -380,5 +444,11 @@ export async function finishGuards(
   const more = await ensureTokens(cache, keys, ttl);
   // Read after the tokens: an invalidation deletes the epoch before its tags (see above).
   if (more === undefined || !(await epochHolds(cache, prepared.epoch))) return null;
-  return { tags: [...new Set([...plan.tags, ...computed])], guards: [...prepared.guards, ...more] };
+  const tags = [...new Set([...plan.tags, ...computed])];
+  const guards = [...prepared.guards, ...more];
+  // The tokens of `more` were read while the epoch held (it was read before them and
+  // still holds after): it vouches for them, not for the fixed ones read before it.
+  return more.length === 0
+    ? { tags, guards }
+    : { tags, guards, epoch: [prepared.epoch, prepared.guards.length] };
 }

@@ -82,6 +82,11 @@ export interface MemorizeFnOptions<TArgs extends unknown[] = unknown[]> extends 
    * `invalidates`) drops every entry carrying it: a fixed list, or a function of
    * the call (`{ path, input: args, data }`) called when the result is stored.
    *
+   * Cost: as with `memorize({ tags })`, a hit reads one more key per tag in the
+   * entry's round trip on Redis (computed tags once this wrapper has seen the entry
+   * of those arguments; before that, the cache's epoch vouches for them while no
+   * tag was invalidated since the entry was stored).
+   *
    * @default none
    */
   tags?: readonly string[] | ((call: MemorizeFnTagsCall<TArgs>) => readonly string[]);
@@ -195,7 +200,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
           : {
               keys: fixedTagKeys,
               tags: fixedTags,
-              prefetched: memoizer.prefetch(cache, entryKey, fixedTagKeys),
+              prefetched: memoizer.prefetch(cache, entryKey, fixedTagKeys, tagsOf !== undefined),
               tagsOf:
                 tagsOf === undefined
                   ? undefined

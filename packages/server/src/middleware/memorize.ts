@@ -132,9 +132,10 @@ export interface MemorizeOptions<TContext = object, TData = unknown> extends Sha
    *
    * Cost: a hit on a tagged entry reads one more key per tag, issued together with
    * the entry (one round trip on Redis): fixed tags always, computed tags once this
-   * `memorize()` has seen the entry of that call (stored or read it); the first hit
-   * of a call in a process reads computed tags after the entry. Untagged entries
-   * are read as before.
+   * `memorize()` has seen the entry of that call (stored or read it). The first hit
+   * of a call in a process reads the cache's epoch with the entry instead, and the
+   * computed tags after it only when a tag was invalidated since the entry was
+   * stored. Untagged entries are read as before.
    *
    * @default none
    */
@@ -348,7 +349,7 @@ export function memorize<TContext = object, TData = unknown>(
     const prefetched =
       guardKeys.length === 0 && tagsOf === undefined
         ? undefined
-        : memoizer.prefetch(cache, entryKey, guardKeys);
+        : memoizer.prefetch(cache, entryKey, guardKeys, tagsOf !== undefined);
 
     // The hit path: no promise to wait for when the backend answers synchronously.
     const read = memoizer.read(cache, entryKey, full);

@@ -1,7 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/backends/memory.js';
+import { TieredBackend } from '../../src/backends/tiered.js';
+import type { CacheBackend } from '../../src/backends/types.js';
 import { createCache } from '../../src/cache/cache.js';
+import { EPOCH_STATE, tagStateKey } from '../../src/cache/key.js';
 import { type Computed, createMemoizer, type Flight, localFlight } from '../../src/cache/memoizer.js';
+import type { GuardPlan, Prefetched } from '../../src/cache/tags.js';
+import { patient } from '../helpers/redis-server.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A promise with its resolver, to hold a computation open until the test lets it go. */
 function gate<T = void>() {
@@ -172,5 +180,62 @@ describe('memoizer, by reference', () => {
       value: { a: 1 },
     });
     expect(memoizer.read(cache, 'ns:absent')).toBeUndefined();
+  });
+});
+
+const tiers: TieredBackend[] = [];
+afterAll(async () => {
+  await Promise.all(tiers.map((tier) => tier.close()));
+});
+
+describe.each<[string, () => CacheBackend]>([
+  ['memory', () => new MemoryBackend()],
+  [
+    "a tier's L1",
+    () => {
+      const tier = new TieredBackend(REDIS_URL, { ...patient, channel: `memoizer-test-${randomUUID()}` });
+      tiers.push(tier);
+      return tier;
+    },
+  ],
+])('a hit on an entry with tags computed from its result, on %s', (_name, make) => {
+  const plan = (prefetched: Prefetched): GuardPlan => ({
+    keys: [],
+    tags: [],
+    prefetched,
+    tagsOf: (data) => [`post:${(data as { id: number }).id}`],
+  });
+
+  it('is answered without a promise: its tags read in advance once the memoizer saw the entry, else vouched for by the epoch', async () => {
+    const cache = createCache(make(), { prefix: `memoizer-tags-${randomUUID().slice(0, 8)}` });
+    const memoizer = createMemoizer();
+    const key = 'ns:post';
+    const compute = async () => ({ id: 1 });
+    await memoizer.memoize(cache, {
+      key,
+      ttl: 60,
+      compute,
+      guards: plan(memoizer.prefetch(cache, key, [], true)),
+    });
+    // What a hit runs, as memorize runs it: prefetch, read, check.
+    const hit = (reader: typeof memoizer) => {
+      const prefetched = reader.prefetch(cache, key, [], true);
+      const entry = reader.read(cache, key);
+      if (entry instanceof Promise || entry?.guarded === undefined) return { prefetched, held: entry };
+      return { prefetched, held: reader.holds(cache, key, entry.guarded, prefetched, []) };
+    };
+    // A tier fills its L1 from the reads: until then, they answer with promises.
+    const synchronous = () =>
+      [hit(memoizer), hit(createMemoizer())].every(({ held }) => typeof held === 'boolean');
+    for (let i = 0; i < 100 && !synchronous(); i++)
+      await Promise.all([hit(memoizer).held, hit(createMemoizer()).held]);
+    const seen = hit(memoizer);
+    expect([...seen.prefetched.keys()]).toEqual([tagStateKey('post:1')]);
+    expect(seen.held).toBe(true);
+    // A memoizer that never saw it (another process): the epoch instead, as synchronous.
+    const fresh = hit(createMemoizer());
+    expect([...fresh.prefetched.keys()]).toEqual([EPOCH_STATE]);
+    expect(fresh.held).toBe(true);
+    await cache.clear();
   });
 });

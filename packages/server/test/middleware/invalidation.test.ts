@@ -3,7 +3,9 @@
  * `invalidate()` and `invalidates()` — on every backend: memory, Redis, and a
  * 3-master Redis Cluster (where the entries of one tag live in many slots).
  * Resolver runs are counted: an entry that should survive is one whose resolver
- * does not run again.
+ * does not run again. Tags computed from the result are read in advance when a
+ * process remembers them (or vouched for by the epoch when it does not): those
+ * tests change tags under it, with several processes on one store.
  */
 import { randomUUID } from 'node:crypto';
 import { type AnyTRPCRouter, initTRPC } from '@trpc/server';
@@ -16,6 +18,7 @@ import { RedisBackend } from '../../src/backends/redis.js';
 import { TieredBackend } from '../../src/backends/tiered.js';
 import type { CacheBackend } from '../../src/backends/types.js';
 import { type Cache, type CacheErrorEvent, createCache } from '../../src/cache/cache.js';
+import { coreOf } from '../../src/cache/cache-internals.js';
 import { invalidates } from '../../src/middleware/invalidates.js';
 import { invalidate } from '../../src/middleware/invalidation.js';
 import { memorize } from '../../src/middleware/memorize.js';
@@ -546,6 +549,198 @@ function invalidationSuite(name: string, make: () => Promise<Subject>): void {
         expect(await c[path]()).toBe(version);
         expect(count.of(path)).toBe(2);
       }
+    });
+
+    /**
+     * memorizeFn with tags computed from the result (`tagsOf`), as `processes`
+     * separate processes run it: each its own cache over the one backend and prefix,
+     * each its own memory of the entries it saw (a fresh one per `restart`).
+     */
+    function computedTags(processes: number, tagsOf: (id: string) => readonly string[]) {
+      const first = freshCache();
+      const prefix = coreOf(first).head.slice(0, -1);
+      const caches = [
+        first,
+        ...Array.from({ length: processes - 1 }, () => createCache(subject.backend, { prefix })),
+      ];
+      let runs = 0;
+      const make = (cache: Cache) =>
+        memorizeFn({ cache, namespace: 'post', tags: ({ data }) => (data as { tags: string[] }).tags })(
+          async (id: string) => {
+            runs++;
+            return { id, run: runs, tags: [...tagsOf(id)] };
+          },
+        );
+      const loads = caches.map(make);
+      return {
+        cache: first,
+        runs: () => runs,
+        load: (process: number, id: string) => loads[process]!(id),
+        restart: (process: number) => {
+          loads[process] = make(caches[process]!);
+        },
+      };
+    }
+
+    it('computed tags that change with the data: an entry is checked against the tags it was stored with, whatever the call expected', async () => {
+      const author = new Map([['1', 'a1']]);
+      const posts = computedTags(1, (id) => [`post:${id}`, `author:${author.get(id)}`]);
+      await posts.load(0, '1');
+      await posts.load(0, '1'); // a hit: its tags are now read with the entry
+      expect(posts.runs()).toBe(1);
+      // The post changes author: the old tags are the hint, the new entry has others.
+      author.set('1', 'a2');
+      await invalidate([{ tag: 'post:1' }], { cache: posts.cache });
+      expect(await posts.load(0, '1')).toMatchObject({ run: 2, tags: ['post:1', 'author:a2'] });
+      await invalidate([{ tag: 'author:a1' }], { cache: posts.cache });
+      expect(await posts.load(0, '1')).toMatchObject({ run: 2 });
+      await invalidate([{ tag: 'author:a2' }], { cache: posts.cache });
+      expect(await posts.load(0, '1')).toMatchObject({ run: 3 });
+    });
+
+    it('another process stored the entry with other tags: a call expecting the old ones checks the new ones', async () => {
+      const tags = new Map([['1', 'x']]);
+      const posts = computedTags(2, (id) => [tags.get(id)!]);
+      await posts.load(0, '1');
+      await posts.load(0, '1'); // process 0 expects the tag x
+      tags.set('1', 'y');
+      await invalidate([{ tag: 'x' }], { cache: posts.cache });
+      expect(await posts.load(1, '1')).toMatchObject({ run: 2, tags: ['y'] });
+      // Process 0 still expects x; the entry it finds carries y, which holds: a hit.
+      expect(await posts.load(0, '1')).toMatchObject({ run: 2 });
+      await invalidate([{ tag: 'y' }], { cache: posts.cache });
+      expect(await posts.load(0, '1')).toMatchObject({ run: 3 });
+      // Again, with y invalidated before process 0, expecting x, reads the entry.
+      tags.set('1', 'z');
+      await invalidate([{ tag: 'y' }], { cache: posts.cache });
+      expect(await posts.load(1, '1')).toMatchObject({ run: 4, tags: ['z'] });
+      await posts.load(0, '1');
+      tags.set('1', 'w');
+      await invalidate([{ tag: 'z' }], { cache: posts.cache });
+      expect(await posts.load(1, '1')).toMatchObject({ run: 5, tags: ['w'] });
+      await invalidate([{ tag: 'w' }], { cache: posts.cache });
+      expect(await posts.load(0, '1')).toMatchObject({ run: 6 });
+    });
+
+    it('a process that forgot what it saw (more keys than it remembers), or never saw it, still checks every tag', async () => {
+      const posts = computedTags(2, (id) => [`post:${id}`]);
+      const ids = Array.from({ length: 4_200 }, (_, i) => String(i));
+      const runOf = new Map<string, number>();
+      for (let i = 0; i < ids.length; i += 300) {
+        await Promise.all(
+          ids
+            .slice(i, i + 300)
+            .map(async (id) => runOf.set(id, ((await posts.load(0, id)) as { run: number }).run)),
+        );
+      }
+      expect(posts.runs()).toBe(ids.length);
+      const hit = (id: string) => ({ run: runOf.get(id) });
+      // No tag invalidated since: the epoch vouches for the tags (one round trip on Redis).
+      expect(await posts.load(0, '0')).toMatchObject(hit('0'));
+      expect(await posts.load(1, '1')).toMatchObject(hit('1'));
+      // Another tag invalidated: each process reads the tags of an entry it does not remember.
+      await invalidate([{ tag: 'post:none' }], { cache: posts.cache });
+      expect(await posts.load(1, '2')).toMatchObject(hit('2'));
+      await invalidate([{ tag: 'post:0' }, { tag: 'post:3' }], { cache: posts.cache });
+      expect(await posts.load(0, '0')).toMatchObject({ run: ids.length + 1 });
+      expect(await posts.load(1, '3')).toMatchObject({ run: ids.length + 2 });
+      expect(await posts.load(1, '4')).toMatchObject(hit('4'));
+      expect(posts.runs()).toBe(ids.length + 2);
+    });
+
+    it('an entry computed while an invalidation of its tag is under way is not vouched for by the epoch once the invalidation is done', async () => {
+      // The invalidation waits, between deleting the epoch and deleting the tag, for the test.
+      const deleting = gate();
+      const proceed = gate();
+      const inner = subject.backend;
+      const backend: CacheBackend = {
+        name: inner.name,
+        get: (key) => inner.get(key),
+        set: (key, value, ttl) => inner.set(key, value, ttl),
+        delete: async (key) => {
+          if (key.endsWith(':%T:v')) {
+            deleting.open();
+            await proceed.opened;
+          }
+          return inner.delete(key);
+        },
+        deleteByPrefix: (prefix) => inner.deleteByPrefix(prefix),
+      };
+      const first = freshCache();
+      const prefix = coreOf(first).head.slice(0, -1);
+      let runs = 0;
+      const load = (cache: Cache) =>
+        memorizeFn({ cache, namespace: 'item', tags: () => ['v'] })(async (id: string) => ({
+          id,
+          run: ++runs,
+        }));
+      const gated = createCache(backend, { prefix });
+      const invalidating = invalidate([{ tag: 'v' }], { cache: gated });
+      await deleting.opened;
+      // Computed now: stamped with the epoch it finds (the old one is deleted), with the
+      // tag's token that is about to be deleted.
+      expect(await load(first)('1')).toMatchObject({ run: 1 });
+      proceed.open();
+      await invalidating;
+      // A process that never saw the entry reads the epoch with it: the tag's token is gone.
+      expect(await load(createCache(inner, { prefix }))('1')).toMatchObject({ run: 2 });
+    });
+
+    it('reads never serve an entry whose tag was invalidated after it was computed, and hit otherwise, with hints right, wrong or missing (property)', async () => {
+      const tag = fc.constantFrom('a', 'b', 'c');
+      const op = fc.oneof(
+        fc.record({
+          kind: fc.constant('read' as const),
+          process: fc.nat(1),
+          id: fc.constantFrom('1', '2', '3'),
+        }),
+        fc.record({
+          kind: fc.constant('invalidate' as const),
+          tag: fc.constantFrom('a', 'b', 'c', 'unused'),
+        }),
+        fc.record({
+          kind: fc.constant('retag' as const),
+          id: fc.constantFrom('1', '2', '3'),
+          tags: fc.uniqueArray(tag, { maxLength: 3 }),
+        }),
+        fc.record({ kind: fc.constant('restart' as const), process: fc.nat(1) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+          const current = new Map<string, readonly string[]>([
+            ['1', ['a']],
+            ['2', ['a', 'b']],
+            ['3', []],
+          ]);
+          const posts = computedTags(2, (id) => current.get(id)!);
+          // The model: what each key's entry was computed with, and when each tag was last invalidated.
+          const entries = new Map<string, { run: number; tags: readonly string[]; at: number }>();
+          const invalidated = new Map<string, number>();
+          for (const [at, step] of ops.entries()) {
+            if (step.kind === 'invalidate') {
+              await invalidate([{ tag: step.tag }], { cache: posts.cache });
+              invalidated.set(step.tag, at);
+            } else if (step.kind === 'retag') {
+              current.set(step.id, step.tags);
+            } else if (step.kind === 'restart') {
+              posts.restart(step.process);
+            } else {
+              const entry = entries.get(step.id);
+              const valid = entry?.tags.every((t) => (invalidated.get(t) ?? -1) < entry.at);
+              const before = posts.runs();
+              const got = (await posts.load(step.process, step.id)) as { run: number };
+              if (entry !== undefined && valid === true) {
+                expect(got.run).toBe(entry.run);
+                expect(posts.runs()).toBe(before);
+              } else {
+                expect(posts.runs()).toBe(before + 1);
+                entries.set(step.id, { run: got.run, tags: current.get(step.id)!, at });
+              }
+            }
+          }
+        }),
+        { numRuns: 30 },
+      );
     });
 
     it('tags that differ by one character — separators, escapes, lone surrogates — never invalidate each other (property)', async () => {

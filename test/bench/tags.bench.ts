@@ -9,7 +9,11 @@
  *     procedures of several shapes in one process make the JIT's code for each
  *     depend on the order they ran in (±30% here);
  * (c) the same on Redis, where a fixed tag's token is read in the entry's round trip,
+ *     and a computed tag's once the memoizer has seen the entry (stored or read it),
  *     and a scoped hit, which reads its entry only;
+ * (c') the first hit of each key in a process (a fresh memoizer: it has seen no entry),
+ *     computed tags ÷ untagged, on Redis: while no tag was invalidated since the
+ *     entries were stored, and after one was (another tag: the epoch moved);
  * (d) invalidating a tag carried by 100,000 entries on Redis: its duration and the p99
  *     of concurrent reads meanwhile, for the mechanism used (a token per tag, checked on
  *     read) and for the alternative (a Redis set of keys per tag, deleted in batches).
@@ -203,13 +207,65 @@ async function taggedOnRedis(): Promise<void> {
         commands,
         '',
         undefined,
-        name === 'fixed'
-          ? 'sent together: one round trip'
-          : name === 'computed'
-            ? 'entry, then its tags: two round trips'
-            : 'its entry only',
+        name === 'untagged' ? '' : name === 'scoped' ? 'its entry only' : 'sent together: one round trip',
       );
     }
+  } finally {
+    await cache.clear();
+    await backend.close();
+    await admin.quit();
+  }
+}
+
+/** (c') */
+async function firstHitsOnRedis(): Promise<void> {
+  const backend = new RedisBackend(REDIS_URL);
+  const admin = new Redis(REDIS_URL);
+  const cache = createCache(backend, { prefix: `bench-tags-first-${process.pid}` });
+  const KEYS = 1_000;
+  const value = payload();
+  // Each call makes a memoizer that has seen no entry: what a fresh process has.
+  const untagged = () => memorizeFn({ cache, namespace: 'plain', expire: 600 })(async (_i: number) => value);
+  const computed = () =>
+    memorizeFn({ cache, namespace: 'tagged', expire: 600, tags: ({ input }) => [`item:${input[0]}`] })(
+      async (_i: number) => value,
+    );
+  /** µs per hit over every key, read once each by a fresh memoizer. */
+  const firstHits = async (fresh: () => (i: number) => Promise<unknown>) => {
+    const load = fresh();
+    const start = performance.now();
+    for (let i = 0; i < KEYS; i++) await load(i);
+    return ((performance.now() - start) * 1000) / KEYS;
+  };
+  try {
+    const [fillPlain, fillTagged] = [untagged(), computed()];
+    for (let i = 0; i < KEYS; i++) await Promise.all([fillPlain(i), fillTagged(i)]);
+    const measure = async (when: string, detail: string) => {
+      const best = { untagged: Number.POSITIVE_INFINITY, computed: Number.POSITIVE_INFINITY };
+      for (let round = 0; round < 5; round++) {
+        best.untagged = Math.min(best.untagged, await firstHits(untagged));
+        best.computed = Math.min(best.computed, await firstHits(computed));
+      }
+      report(
+        `first hit (computed tag) / untagged first hit, Redis, ${when}`,
+        best.untagged / best.computed,
+        'x',
+        undefined,
+        `${best.computed.toFixed(0)} vs ${best.untagged.toFixed(0)} µs/hit sequential`,
+      );
+      const load = computed();
+      let i = 0;
+      report(
+        `Redis reads per first hit (computed tag), ${when}`,
+        await commandsPer(admin, () => load(i++), KEYS),
+        '',
+        undefined,
+        detail,
+      );
+    };
+    await measure('no tag invalidated since', 'the entry and the epoch: one round trip');
+    await invalidate([{ tag: 'unrelated' }], { cache });
+    await measure('after a tag invalidation', 'the entry and the epoch, then its tag');
   } finally {
     await cache.clear();
     await backend.close();
@@ -268,7 +324,7 @@ async function invalidateBigTag(): Promise<void> {
       return readWhile(readOther, () => performance.now() > until, 8);
     })();
 
-    // Tokens: one invalidation deletes the epoch and the tag's token.
+    // Tokens: one invalidation deletes the epoch, the tag's token, then the epoch again.
     let finished = false;
     const start = performance.now();
     const during = readWhile(readOther, () => finished && performance.now() - start > 300, 8);
@@ -307,7 +363,7 @@ async function invalidateBigTag(): Promise<void> {
       tookTokens,
       ' ms',
       undefined,
-      'one DEL of the epoch, one of the tag',
+      'DEL of the epoch, of the tag, of the epoch again',
     );
     report(
       '  p99 of concurrent reads meanwhile (tokens)',
@@ -342,5 +398,6 @@ export default async function tagsBench(): Promise<void> {
   await untaggedBeforeAfter();
   await taggedOnMemory();
   await taggedOnRedis();
+  await firstHitsOnRedis();
   await invalidateBigTag();
 }

@@ -51,7 +51,14 @@ describe.each([
 ])('distributed single-flight on %s', (_name, redis) => {
   it('runs the resolver once for 3 instances × 300 concurrent cold calls', { timeout: 60_000 }, async () => {
     await withFleet(
-      { FLIGHT_REDIS: redis(), FLIGHT_PREFIX: unique('once'), FLIGHT_RESOLVER_MS: '500' },
+      {
+        FLIGHT_REDIS: redis(),
+        FLIGHT_PREFIX: unique('once'),
+        FLIGHT_RESOLVER_MS: '500',
+        // Not a fault test: 900 calls on two busy cores must not turn a slow lock command
+        // into a timeout (which fails open, and so into a second run).
+        FLIGHT_COMMAND_TIMEOUT: '15',
+      },
       async (fleet) => {
         const results = await Promise.all(
           fleet.instances.flatMap((instance) => Array.from({ length: 300 }, () => callCold(instance, 'k'))),

@@ -147,7 +147,8 @@ function expectWorking(seen: Record<string, unknown>, major: number): void {
     miss: { data: { id: '3', title: 'Post 3' }, stale: false, source: 'miss' },
     hit: { data: { id: '3', title: 'Post 3' }, stale: false, source: 'hit' },
     resolverRuns: 1,
-    keysInRedis: 1,
+    // The entry, and the fence of its namespace.
+    keysInRedis: 2,
     keysAfterClear: 0,
   });
   expect(seen.redisClient).toEqual({ roundTrip: true, ttlMs: expect.any(Number) });

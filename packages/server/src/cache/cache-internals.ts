@@ -233,18 +233,32 @@ export class CacheCore {
     keep = 0,
     guarded?: EntryGuards,
   ): Promise<StoredEntry | undefined> {
-    const full = this.head + key;
-    const expiresAt = expiresAtOf(expire);
-    let raw: string;
-    try {
-      raw = encodeEntry(value, expiresAt, guarded);
-    } catch (error) {
-      this.report('encode', full, error);
-      return undefined;
-    }
+    const entry = this.encode(key, value, expire, guarded);
+    if (entry === undefined) return undefined;
     // The entry says when it stops being fresh; the backend keeps it `keep` seconds longer (grace).
     const ttl = expire === undefined ? undefined : expire + keep;
-    return { raw, expiresAt, stored: await this.#put(full, raw, ttl) };
+    entry.stored = await this.#put(this.head + key, entry.raw, ttl);
+    return entry;
+  }
+
+  /**
+   * The entry {@link store} would hand the backend, not stored (`stored: false`):
+   * what calls waiting for a computation decode their copies from when its result
+   * must not be kept. `undefined` (reported) when the value cannot be encoded.
+   */
+  encode(
+    key: string,
+    value: unknown,
+    expire: number | undefined,
+    guarded?: EntryGuards,
+  ): StoredEntry | undefined {
+    const expiresAt = expiresAtOf(expire);
+    try {
+      return { raw: encodeEntry(value, expiresAt, guarded), expiresAt, stored: false };
+    } catch (error) {
+      this.report('encode', this.head + key, error);
+      return undefined;
+    }
   }
 
   /**
@@ -301,6 +315,18 @@ export class CacheCore {
       // A throwing hook must not turn a cache failure into a failed request.
     }
   }
+}
+
+/**
+ * The store behind a tier: the `l2` of a `TieredBackend` (the Redis every instance
+ * shares), else `backend` itself. What it answers is what every instance sees now,
+ * whereas a tier's in-process copy hears of another instance's write only through
+ * its bus. Found by shape, so neither the cache nor its public types depend on the
+ * tiered backend.
+ */
+export function storeBehind(backend: CacheBackend): CacheBackend {
+  const l2 = (backend as { readonly l2?: CacheBackend }).l2;
+  return l2 !== undefined && typeof l2.get === 'function' ? l2 : backend;
 }
 
 /** Makes the core of `cache` and carries it under {@link CACHE_CORE}. */

@@ -2,6 +2,7 @@ import type { CacheBackend } from '../backends/types.js';
 import { InvalidOptionError } from '../errors.js';
 import { assertExpire } from '../seconds.js';
 import { attachCore, type CacheCore, checkCacheOptions } from './cache-internals.js';
+import { dropFenceThen } from './fence.js';
 import { namespacePart, plainKeyPart, prefixPart, userKeySegment } from './key.js';
 
 /**
@@ -230,6 +231,10 @@ export class Cache {
    * `onError`): the caller asked for entries to be gone, and carrying on as if
    * they were would serve stale data.
    *
+   * With `namespace`, a `memorize`/`memorizeFn` computation of that namespace
+   * running meanwhile does not keep its result either (it read its data before the
+   * clear): its call answers, and the next one computes again.
+   *
    * @example
    * ```ts
    * await cache.clear({ namespace: 'loaderReport' });
@@ -251,7 +256,10 @@ export class Cache {
           ? ''
           : plainKeyPart(key)
         : `${namespacePart(namespace)}:${key === undefined ? '' : userKeySegment(key)}`;
-    await this.#core.remove(entryKey, key !== undefined);
+    const exact = key !== undefined;
+    if (namespace === undefined) return this.#core.remove(entryKey, exact);
+    // The namespace's fence first: a computation in flight then cannot keep what it stores (see fence.ts).
+    await dropFenceThen(this, namespace, () => this.#core.remove(entryKey, exact));
   }
 }
 

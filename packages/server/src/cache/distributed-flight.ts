@@ -1,5 +1,5 @@
 import type { CacheBackend, FlightCoordinator, FlightTurn } from '../backends/types.js';
-import { coreOf } from './cache-internals.js';
+import { coreOf, storeBehind } from './cache-internals.js';
 import { type Flight, localFlight, storedHit } from './memoizer.js';
 
 /**
@@ -18,8 +18,7 @@ export interface DistributedFlightOptions {
  * the store behind a tiered backend (`l2`).
  */
 export function flightsOf(backend: CacheBackend): FlightCoordinator | undefined {
-  const behind = (backend as { readonly l2?: CacheBackend }).l2;
-  return behind?.flights ?? backend.flights;
+  return storeBehind(backend).flights ?? backend.flights;
 }
 
 /** Resolves with `promise`, or rejects with the abort reason once `signal` aborts. */

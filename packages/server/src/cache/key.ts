@@ -436,6 +436,7 @@ export function userKeySegment(key: string): string {
  *
  *   `%T:<tag>`                  the current token of a tag (`memorize({ tags })`)
  *   `%E`                        the cache's invalidation epoch
+ *   `%N:<namespace>`            the fence of a namespace (path and input targets, see `fence.ts`)
  *
  * No other key can start with `%` followed by a letter: every `%` in a prefix,
  * namespace, scope, call part or `set()` key is written `%25`, and the escapes
@@ -448,4 +449,12 @@ export const EPOCH_STATE = '%E';
 /** The state key of a tag: `%T:<tag>` (the tag escaped one-to-one, `:` kept). */
 export function tagStateKey(tag: string): string {
   return `%T:${escapePart(tag, false, false)}`;
+}
+
+/**
+ * The state key of a namespace's fence: `%N:<namespace part>` (the namespace
+ * escaped as in entry keys, so distinct namespaces have distinct fences).
+ */
+export function fenceStateKey(namespace: string): string {
+  return `%N:${namespacePart(namespace)}`;
 }

@@ -46,6 +46,11 @@
  *   read or stored there (its `GuardHints`), so that {@link Memoizer.prefetch}
  *   starts reading tags computed from the result together with the entry;
  *   {@link Memoizer.holds} checks a found entry's guards whatever was remembered.
+ * - **The namespace's fence** ({@link MissCall.fence}, see `fence.ts`): read with
+ *   the re-read of step 2, read again once the result is stored; when a path or
+ *   input invalidation deleted it meanwhile, the entry just stored is deleted and
+ *   the call reports it as not stored. Only the miss path reads it; it applies to
+ *   whoever stores (a grace refresh, the holder of a distributed flight).
  * - **Per-entry policy** that does not depend on the call (grace windows such as
  *   stale-while-revalidate / stale-if-error, a
  *   by-reference hit mode) belongs in {@link MemoizerOptions}, fixed when the
@@ -67,6 +72,7 @@ import type { Cache } from './cache.js';
 import { coreOf } from './cache-internals.js';
 import { now } from './clock.js';
 import type { DecodedEntry, EntryGuards } from './codec.js';
+import { dropStored, fenceBefore, fenceHolds, readFence } from './fence.js';
 import { type Grace, isServerFailure, within } from './grace.js';
 import { EPOCH_STATE } from './key.js';
 import { type SingleFlight, singleFlight } from './single-flight.js';
@@ -160,6 +166,13 @@ export interface MissCall {
    * found entry counts only while they hold. Default: none.
    */
   guards?: GuardPlan | undefined;
+  /**
+   * The fence of the entry's namespace (a state key made by `fenceStateKey`): read
+   * before `compute` runs and after the result is stored, which is deleted again
+   * when a path or input invalidation came in between (see `fence.ts`). Default:
+   * none (nothing invalidates the namespace by key).
+   */
+  fence?: string | undefined;
 }
 
 /**
@@ -334,7 +347,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
   };
 
   const computeFresh = async (cache: Cache, call: MissCall): Promise<Outcome> => {
-    const { key, ttl, compute, storeKeyOf, guards: plan } = call;
+    const { key, ttl, compute, storeKeyOf, guards: plan, fence } = call;
     const core = coreOf(cache);
     let ran = false;
     const outcome = await flight.run(
@@ -342,11 +355,17 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
       key,
       async (): Promise<Computed> => {
         ran = true;
+        // Issued together with the re-read below: one round trip on Redis.
+        const fenceRead = fence === undefined ? undefined : readFence(cache, fence);
         // Another flight may have stored the entry between the caller's read and now.
         const hit = await storedHit(cache, await core.readStored(key, shared));
         if (hit !== undefined) return hit;
-        // Tokens read before computing: a tag invalidated from now on kills what is stored.
-        const prepared = plan === undefined ? undefined : await prepareGuards(cache, plan, ttl);
+        // Tokens read before computing: a tag invalidated from now on kills what is
+        // stored, and a path or input invalidation moves the fence.
+        const [prepared, fenceToken] = await Promise.all([
+          plan === undefined ? undefined : prepareGuards(cache, plan, ttl),
+          fence === undefined ? undefined : fenceBefore(cache, fence, fenceRead, ttl),
+        ]);
         const data = await compute();
         const storeKey = storeKeyOf === undefined ? key : storeKeyOf();
         const entryGuards =
@@ -363,9 +382,22 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
             tags: undefined,
           };
         }
-        const written = await core.store(storeKey, data, ttl, keep, entryGuards);
+        // Without the fence's token an invalidation meanwhile would go unnoticed: the
+        // entry is encoded (the waiting calls decode their copies from it), not stored.
+        const written =
+          fence !== undefined && fenceToken === undefined
+            ? core.encode(storeKey, data, ttl, entryGuards)
+            : await core.store(storeKey, data, ttl, keep, entryGuards);
+        let stored = written?.stored === true;
+        // Stored, then checked (never the other way round: see `fence.ts`).
+        if (stored && fence !== undefined && fenceToken !== undefined) {
+          if (!(await fenceHolds(cache, fence, fenceToken))) {
+            await dropStored(cache, storeKey);
+            stored = false;
+          }
+        }
         // Its computed tags' tokens are then read with the entry from the next call on.
-        if (written?.stored === true && entryGuards !== undefined && plan?.tagsOf !== undefined) {
+        if (stored && entryGuards !== undefined && plan?.tagsOf !== undefined) {
           learn(storeKey, entryGuards.guards, plan.keys);
         }
         // By reference, every call (this one too) gets the frozen value decoded from the entry.
@@ -375,7 +407,7 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
           data: frozen === undefined ? data : frozen.value,
           source: 'miss',
           raw: written?.raw,
-          stored: written?.stored === true,
+          stored,
           expiresAt: written?.expiresAt,
           tags: entryGuards?.tags,
         };

@@ -1,4 +1,4 @@
-import type { MaybePromise } from '../backends/types.js';
+import type { CacheBackend, MaybePromise } from '../backends/types.js';
 import type { Cache } from './cache.js';
 import { coreOf } from './cache-internals.js';
 import type { EntryGuards } from './codec.js';
@@ -82,14 +82,15 @@ function newToken(): string {
 /**
  * The token under the state key `key` (relative to the prefix): a string, or
  * `undefined` when absent; a failed read (reported) reads as a token no entry
- * holds. Synchronous on a synchronous backend.
+ * holds. Synchronous on a synchronous backend. `from`: the backend to read it
+ * from, when not the cache's own (the store behind a tier, see `fence.ts`).
  */
-export function readToken(cache: Cache, key: string): MaybePromise<string | undefined> {
+export function readToken(cache: Cache, key: string, from?: CacheBackend): MaybePromise<string | undefined> {
   const core = coreOf(cache);
   const full = core.head + key;
   let got: ReturnType<Cache['backend']['get']>;
   try {
-    got = core.backend.get(full);
+    got = (from ?? core.backend).get(full);
   } catch (error) {
     core.report('get', full, error);
     return FAILED;
@@ -286,21 +287,23 @@ export class GuardHints {
  * The current tokens of `keys`, creating the missing ones (with a fresh token, for
  * at least {@link TOKEN_TTL_FLOOR} seconds or `ttl`); `undefined` when one could not
  * be read or written (reported): an entry must then not be stored, since nothing
- * could invalidate it.
+ * could invalidate it. `store`: the backend to read and write them through, when
+ * not the cache's own (the store behind a tier, see `fence.ts`).
  */
 export async function ensureTokens(
   cache: Cache,
   keys: readonly string[],
   ttl: number | undefined,
   prefetched?: Prefetched,
+  store?: CacheBackend,
 ): Promise<Guard[] | undefined> {
   const guards = await Promise.all(
     keys.map(async (key): Promise<Guard | undefined> => {
       // A prefetched token was read before this computation started: still good.
-      const current = await (prefetched?.get(key) ?? readToken(cache, key));
+      const current = await (prefetched?.get(key) ?? readToken(cache, key, store));
       if (current === FAILED) return undefined;
       if (current !== undefined) return [key, current];
-      const created = await createToken(cache, key, ttl);
+      const created = await createToken(cache, key, ttl, store);
       return created === undefined ? undefined : [key, created];
     }),
   );
@@ -321,7 +324,12 @@ const creating = new WeakMap<Cache, Map<string, Promise<string | undefined>>>();
  * finished), and writing over a token created since would kill every entry stored
  * with it, and over the epoch, every computation that read it.
  */
-function createToken(cache: Cache, key: string, ttl: number | undefined): Promise<string | undefined> {
+function createToken(
+  cache: Cache,
+  key: string,
+  ttl: number | undefined,
+  store?: CacheBackend,
+): Promise<string | undefined> {
   let pending = creating.get(cache);
   if (pending === undefined) {
     pending = new Map();
@@ -333,16 +341,16 @@ function createToken(cache: Cache, key: string, ttl: number | undefined): Promis
   const full = core.head + key;
   const tokenTtl = ttl === undefined ? undefined : Math.max(ttl, TOKEN_TTL_FLOOR);
   const created = (async (): Promise<string | undefined> => {
-    const found = await readToken(cache, key);
+    const found = await readToken(cache, key, store);
     if (found === FAILED) return undefined;
     if (found !== undefined) return found;
     try {
-      await core.backend.set(full, newToken(), tokenTtl);
+      await (store ?? core.backend).set(full, newToken(), tokenTtl);
     } catch (error) {
       core.report('set', full, error);
       return undefined;
     }
-    const token = await readToken(cache, key);
+    const token = await readToken(cache, key, store);
     return token === FAILED ? undefined : token;
   })();
   const map = pending;

@@ -1,6 +1,7 @@
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { Cache } from '../cache/cache.js';
 import { coreOf, isCache } from '../cache/cache-internals.js';
+import { dropFenceThen } from '../cache/fence.js';
 import {
   namespacePart,
   rawInputKey,
@@ -287,14 +288,15 @@ async function parsedInput(procedure: unknown, input: unknown): Promise<{ value:
 /** What one invalidation does to one cache. */
 interface CachePlan {
   namespaces: Set<string>;
-  keys: Set<string>;
+  /** Entry keys to delete, by namespace (whose fence goes first). */
+  keys: Map<string, Set<string>>;
   tags: Set<string>;
 }
 
 function planOf(plans: Map<Cache, CachePlan>, cache: Cache): CachePlan {
   let plan = plans.get(cache);
   if (plan === undefined) {
-    plan = { namespaces: new Set(), keys: new Set(), tags: new Set() };
+    plan = { namespaces: new Set(), keys: new Map(), tags: new Set() };
     plans.set(cache, plan);
   }
   return plan;
@@ -402,22 +404,33 @@ export async function applyTargets(
       plan.namespaces.add(resolved.namespace);
       continue;
     }
-    for (const head of heads) for (const part of parts) plan.keys.add(head + part);
+    const keys = plan.keys.get(resolved.namespace) ?? new Set<string>();
+    plan.keys.set(resolved.namespace, keys);
+    for (const head of heads) for (const part of parts) keys.add(head + part);
   }
   const work: Promise<void>[] = [];
   for (const [cache, plan] of plans) {
     const core = coreOf(cache);
+    const drop = async (key: string) => {
+      try {
+        await core.backend.delete(core.head + key);
+      } catch (error) {
+        core.report('delete', core.head + key, error);
+        throw error;
+      }
+    };
+    // Each namespace's fence goes first, once, so a computation of it in flight
+    // cannot keep what it read before (see fence.ts); `clear` does that itself.
     for (const namespace of plan.namespaces) work.push(cache.clear({ namespace }));
-    for (const key of plan.keys) {
+    for (const [namespace, keys] of plan.keys) {
+      // Cleared whole above: these keys with it.
+      if (plan.namespaces.has(namespace)) continue;
       work.push(
-        (async () => {
-          try {
-            await core.backend.delete(core.head + key);
-          } catch (error) {
-            core.report('delete', core.head + key, error);
-            throw error;
-          }
-        })(),
+        dropFenceThen(cache, namespace, async () => {
+          const dropped = await Promise.allSettled([...keys].map(drop));
+          const failed = dropped.find((result) => result.status === 'rejected');
+          if (failed !== undefined) throw failed.reason;
+        }),
       );
     }
     const tags = [...plan.tags].map(tagStateKey);
@@ -455,7 +468,9 @@ function cachesOf(router: (() => AnyTRPCRouter) | undefined, givenCache: Cache |
  *   `scope`, a path stands for a public procedure: scoped entries stay;
  * - `{ tag: 'post:1' }`: every entry stored with that tag (`memorize({ tags })`).
  *
- * Resolves once every target is dropped. Rejects when a target is malformed
+ * Resolves once every target is dropped. A call of a dropped path or input that is
+ * still computing then answers with what it read before, but does not keep it: the
+ * next call computes again (tags likewise). Rejects when a target is malformed
  * (`InvalidOptionError`), names no procedure of `router` (`UnknownProcedureError`),
  * or when the backend fails (after reporting it through the cache's `onError` and
  * attempting every other target): the caller asked for entries to be gone.

@@ -2,7 +2,7 @@ import type { Cache } from '../cache/cache.js';
 import { coreOf } from '../cache/cache-internals.js';
 import { distributedFlight } from '../cache/distributed-flight.js';
 import { distributedOf, graceOf } from '../cache/grace.js';
-import { namespacePart, stableKey, tagStateKey, userKeySegment } from '../cache/key.js';
+import { fenceStateKey, namespacePart, stableKey, tagStateKey, userKeySegment } from '../cache/key.js';
 import { CacheManager } from '../cache/manager.js';
 import { createMemoizer } from '../cache/memoizer.js';
 import type { GuardPlan } from '../cache/tags.js';
@@ -157,6 +157,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
       );
     }
     const prefix = `${namespacePart(name)}:`;
+    const fence = fenceStateKey(name);
     const memoizer = createMemoizer({
       grace,
       byReference,
@@ -212,6 +213,7 @@ export function memorizeFn<TArgs extends unknown[] = unknown[]>(
         ttl: expire ?? cache.expire,
         compute: () => fn.apply(this, args),
         guards,
+        fence,
       });
       return data as TResult;
     }

@@ -4,6 +4,7 @@ import { coreOf } from '../cache/cache-internals.js';
 import { distributedFlight } from '../cache/distributed-flight.js';
 import { distributedOf, graceOf } from '../cache/grace.js';
 import {
+  fenceStateKey,
   namespacePart,
   rawInputKey,
   scopeSegment,
@@ -175,6 +176,8 @@ const MAX_PATHS = 10_000;
 /** The key parts of one procedure path (see `paths` in {@link memorize}). */
 interface PathKeys {
   head: string;
+  /** The fence of the path's namespace (see `fence.ts`). */
+  fence: string;
   inputless: { cache: Cache; key: string; full: string } | undefined;
 }
 
@@ -289,7 +292,11 @@ export function memorize<TContext = object, TData = unknown>(
     let keys = paths.get(path);
     if (keys === undefined) {
       if (paths.size >= MAX_PATHS) paths.clear();
-      keys = { head: namespaceHead ?? `${namespacePart(path)}:`, inputless: undefined };
+      keys = {
+        head: namespaceHead ?? `${namespacePart(path)}:`,
+        fence: fenceStateKey(namespace ?? path),
+        inputless: undefined,
+      };
       paths.set(path, keys);
     }
     return keys;
@@ -399,7 +406,7 @@ export function memorize<TContext = object, TData = unknown>(
       }
     }
     try {
-      return await miss(opts, cache, head, entryKey, kind, ttl, entry, plan);
+      return await miss(opts, cache, head, entryKey, kind, ttl, entry, plan, keys.fence);
     } finally {
       if (learned !== undefined) {
         learning.delete(opts.path);
@@ -446,6 +453,7 @@ export function memorize<TContext = object, TData = unknown>(
     ttl: number | undefined,
     stale: MemoEntry | undefined,
     plan: GuardPlan | undefined,
+    fence: string,
   ): Promise<StepResult> {
     const { getRawInput } = opts;
     let readRaw = false;
@@ -491,6 +499,7 @@ export function memorize<TContext = object, TData = unknown>(
       storeKeyOf,
       stale,
       guards: plan,
+      fence,
       alternateKey: kind === undefined ? validatedKey(head, opts.input) : undefined,
     });
     reportMemorized(opts, {

@@ -42,11 +42,14 @@ describe('memorize on Redis', () => {
     });
     await t.createCallerFactory(router)({ user: null }).post.byId({ id: '7' });
     const keys = await redis.keys(`${prefix}:*`);
-    expect(keys).toEqual([`${prefix}:post.byId:={"id":"7"}`]);
-    const ttl = await redis.pttl(keys[0]!);
+    // The entry, and the fence of its namespace (see fence.ts), which lives at least a day.
+    const [entry, fence] = [`${prefix}:post.byId:={"id":"7"}`, `${prefix}:%N:post.byId`];
+    expect(keys.sort()).toEqual([fence, entry]);
+    const ttl = await redis.pttl(entry);
     // Real Redis time, read after the write: at most the expire, and no machine is 5 minutes slow.
     expect(ttl).toBeGreaterThan(300_000);
     expect(ttl).toBeLessThanOrEqual(600_000);
+    expect(await redis.pttl(fence)).toBeGreaterThan(86_400_000 - 300_000);
     await cache.clear();
     await backend.close();
   });

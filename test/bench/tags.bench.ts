@@ -16,12 +16,15 @@
  *     entries were stored, and after one was (another tag: the epoch moved);
  * (d) invalidating a tag carried by 100,000 entries on Redis: its duration and the p99
  *     of concurrent reads meanwhile, for the mechanism used (a token per tag, checked on
- *     read) and for the alternative (a Redis set of keys per tag, deleted in batches).
+ *     read) and for the alternative (a Redis set of keys per tag, deleted in batches);
+ * (e) a miss (read, compute, store), HEAD ÷ `main` (or `TAGS_BASELINE_REF`), on memory
+ *     and on Redis: what the namespace's fence (read before computing and after
+ *     storing) adds to the miss path.
  *
  * `npm run bench -- tags` (with `REDIS_URL`).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +54,9 @@ function sourcesAt(ref: string): { entry: string; dispose: () => void } {
   );
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+  // The server package's own dependencies (ioredis, for the Redis contenders), when npm put them there.
+  const own = join(repo, 'packages/server/node_modules');
+  if (existsSync(own)) symlinkSync(own, join(dir, 'packages/server/node_modules'));
   return {
     entry: join(dir, 'packages/server/src/index.ts'),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
@@ -59,7 +65,7 @@ function sourcesAt(ref: string): { entry: string; dispose: () => void } {
 
 const child = join(dirname(fileURLToPath(import.meta.url)), 'tags-hit.child.ts');
 
-/** ns per memorized hit of one variant, in a process of its own (see tags-hit.child.ts). */
+/** ns per memorized call of one variant, in a process of its own (see tags-hit.child.ts). */
 function hitCost(modulePath: string, variant: string, hits: number): number {
   const out = execFileSync(
     process.execPath,
@@ -75,7 +81,7 @@ function hitCost(modulePath: string, variant: string, hits: number): number {
     ],
     { cwd: repo, encoding: 'utf8' },
   );
-  return (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { nsPerHit: number }).nsPerHit;
+  return (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { nsPerCall: number }).nsPerCall;
 }
 
 /** The best (lowest) ns per hit of each contender over `rounds`, interleaved so that drift hits all alike. */
@@ -394,10 +400,43 @@ async function invalidateBigTag(): Promise<void> {
   }
 }
 
+/** (e) */
+async function missBeforeAfter(): Promise<void> {
+  const ref = process.env.TAGS_BASELINE_REF ?? 'main';
+  const before = sourcesAt(ref);
+  const after = sourcesAt('HEAD');
+  try {
+    const ns = bestCosts(3, {
+      before: () => hitCost(before.entry, 'miss', 20_000),
+      after: () => hitCost(after.entry, 'miss', 20_000),
+      beforeRedis: () => hitCost(before.entry, 'miss-redis', 2_000),
+      afterRedis: () => hitCost(after.entry, 'miss-redis', 2_000),
+    });
+    report(
+      `miss, HEAD / ${ref} (memory, createCaller)`,
+      ns.before / ns.after,
+      'x',
+      undefined,
+      `${ns.after.toFixed(0)} vs ${ns.before.toFixed(0)} ns/miss`,
+    );
+    report(
+      `miss, HEAD / ${ref} (Redis, sequential)`,
+      ns.beforeRedis / ns.afterRedis,
+      'x',
+      undefined,
+      `${(ns.afterRedis / 1000).toFixed(0)} vs ${(ns.beforeRedis / 1000).toFixed(0)} µs/miss`,
+    );
+  } finally {
+    before.dispose();
+    after.dispose();
+  }
+}
+
 export default async function tagsBench(): Promise<void> {
   await untaggedBeforeAfter();
   await taggedOnMemory();
   await taggedOnRedis();
   await firstHitsOnRedis();
   await invalidateBigTag();
+  await missBeforeAfter();
 }

@@ -376,7 +376,8 @@ export function createMemoizer(options: MemoizerOptions = {}): Memoizer {
           return {
             data,
             source: 'miss',
-            raw: undefined,
+            // Not kept, but encoded all the same: each waiting call decodes its own copy.
+            raw: core.encode(storeKey ?? key, data, undefined)?.raw,
             stored: false,
             expiresAt: undefined,
             tags: undefined,

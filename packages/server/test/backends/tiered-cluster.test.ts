@@ -6,10 +6,16 @@ import { randomUUID } from 'node:crypto';
 import { registerBackendSuite } from '@trpc-memory/server/test-suite';
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/backends/redis-clients.js';
 import { TieredBackend } from '../../src/backends/tiered.js';
-import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
+import {
+  patient,
+  type RedisCluster,
+  startRedisCluster,
+  testPort,
+  untilClusterServes,
+} from '../helpers/redis-server.js';
 import { until } from '../helpers/time.js';
 
 // Ports reserved for this file.
@@ -32,22 +38,6 @@ async function nodeRedis() {
   return client;
 }
 
-/**
- * The backend's own cluster connection opens its node connections on first use,
- * and ioredis may replace them after its first slot refresh; a command caught in
- * that fails (open, as a miss). Tests that count on every write start after one
- * write per master went through (as in memorize-keys.test.ts).
- */
-async function warm(backend: TieredBackend): Promise<void> {
-  await vi.waitFor(
-    async () => {
-      const keys = Array.from({ length: 30 }, (_, i) => `tiered-warm-${i}`);
-      await Promise.all(keys.map((key) => backend.l2.set(key, 'x', 5)));
-    },
-    { timeout: 20_000, interval: 50 },
-  );
-}
-
 let suiteClient: Cluster | undefined;
 registerBackendSuite(
   { describe, it, expect, beforeAll, afterAll },
@@ -56,7 +46,7 @@ registerBackendSuite(
     make: async () => {
       suiteClient = ioredis();
       const backend = new TieredBackend(suiteClient, { ...patient, channel: `bus-${randomUUID()}` });
-      await warm(backend);
+      await untilClusterServes(backend.l2);
       return backend;
     },
     dispose: async () => {
@@ -80,8 +70,8 @@ for (const [name, connect] of [
         await until(() => a.busUp && b.busUp, { what: 'the bus coming up', timeout: 15_000 });
         // Keys on every master: the bus does not depend on where a key lives.
         const keys = Array.from({ length: 12 }, (_, i) => `ns-${channel}:${i}`);
-        await warm(a);
-        await warm(b);
+        await untilClusterServes(a.l2);
+        await untilClusterServes(b.l2);
         for (const key of keys) await a.set(key, 'v1', 60);
         for (const key of keys) {
           while (!b.hasInL1(key)) expect(await b.get(key)).toBe('v1');

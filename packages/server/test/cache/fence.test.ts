@@ -37,7 +37,13 @@ import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import { trickyString, typedValue } from '../helpers/arbitraries.js';
 import { type Gate, gate } from '../helpers/in-flight.js';
-import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
+import {
+  patient,
+  type RedisCluster,
+  startRedisCluster,
+  testPort,
+  untilClusterServes,
+} from '../helpers/redis-server.js';
 import { freezeTime, T0, until } from '../helpers/time.js';
 import { entries, serve } from '../middleware/serve.js';
 
@@ -304,15 +310,7 @@ fenceSuite('RedisBackend on a Redis Cluster', async () => {
   const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
   const backend = new RedisBackend(client, patient);
   await client.ping();
-  // Until the backend's own node connections have served a write on every master,
-  // commands fail open (as misses), which would count as extra resolver runs.
-  await vi.waitFor(
-    async () => {
-      const keys = Array.from({ length: 30 }, (_, i) => `fence-test-warm-${i}`);
-      await Promise.all(keys.map((key) => backend.set(key, 'x', 5)));
-    },
-    { timeout: 20_000, interval: 50 },
-  );
+  await untilClusterServes(backend);
   return {
     backend,
     dispose: async () => {

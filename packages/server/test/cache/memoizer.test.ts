@@ -64,6 +64,36 @@ describe('memoizer', () => {
     expect(outcomes.slice(1).every((outcome) => outcome.source === 'hit')).toBe(true);
   });
 
+  it('hands every waiting call its own copy of a result it does not keep', async () => {
+    const cache = createCache(new MemoryBackend(), { prefix: 'memoizer' });
+    const memoizer = createMemoizer();
+    const hold = gate();
+    const value = { list: [1, 2, 3] };
+    const call = {
+      key: 'ns:unkept',
+      ttl: 60,
+      compute: async () => {
+        await hold.promise;
+        return value;
+      },
+      storeKeyOf: () => undefined,
+    };
+    const pending = Array.from({ length: 4 }, () => memoizer.computeThrough(cache, call));
+    hold.open();
+    const outcomes = await Promise.all(pending);
+    expect(outcomes.every((outcome) => outcome.stored === false && outcome.source === 'miss')).toBe(true);
+    expect(outcomes[0]?.data).toBe(value);
+    const copies = outcomes.slice(1).map((outcome) => outcome.data as { list: number[] });
+    for (const copy of copies) {
+      expect(copy).toEqual(value);
+      expect(copy).not.toBe(value);
+    }
+    copies[0]?.list.push(4);
+    expect(value.list).toEqual([1, 2, 3]);
+    expect(copies[1]?.list).toEqual([1, 2, 3]);
+    expect(await memoizer.read(cache, 'ns:unkept')).toBeUndefined();
+  });
+
   it('stores under storeKeyOf() once compute ran, or nothing when it answers undefined', async () => {
     const cache = createCache(new MemoryBackend(), { prefix: 'memoizer' });
     const memoizer = createMemoizer();

@@ -40,6 +40,7 @@ import {
   type RedisCluster,
   startRedisCluster,
   testPort,
+  untilClusterServes,
 } from '../helpers/redis-server.js';
 import { until } from '../helpers/time.js';
 
@@ -256,6 +257,7 @@ const wires: [string, () => Promise<Wire>][] = [
       );
       const backend = new RedisBackend(client, patient);
       await client.ping();
+      await untilClusterServes(backend);
       const dispose = async () => {
         await backend.close();
         client.disconnect();

@@ -44,6 +44,27 @@ export function testPort(port: number): number {
  */
 export const patient = { commandTimeout: 10 } as const;
 
+/**
+ * Resolves once `backend` (on a Redis Cluster) has served a write on every master.
+ * An ioredis Cluster opens its node connections on first use and may replace them
+ * after its first slot refresh; a command caught in that fails (open, as a miss),
+ * which tests counting resolver runs or reads would take for a cache failure.
+ */
+export async function untilClusterServes(backend: {
+  set(key: string, value: string, ttl?: number): unknown;
+}): Promise<void> {
+  const keys = Array.from({ length: 30 }, (_, i) => `cluster-warm-up-${i}`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await Promise.all(keys.map((key) => backend.set(key, 'x', 5)));
+      return;
+    } catch (error) {
+      if (attempt >= 400) throw error;
+      await sleep(50);
+    }
+  }
+}
+
 export interface RedisServer {
   port: number;
   url: string;

@@ -24,7 +24,13 @@ import { invalidate } from '../../src/middleware/invalidation.js';
 import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import { anyString, sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
-import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
+import {
+  patient,
+  type RedisCluster,
+  startRedisCluster,
+  testPort,
+  untilClusterServes,
+} from '../helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
@@ -822,15 +828,7 @@ invalidationSuite('RedisBackend on a Redis Cluster', async () => {
   const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
   const backend = new RedisBackend(client, patient);
   await client.ping();
-  // Until the backend's own node connections have served a write on every master,
-  // commands fail open (as misses), which would count as extra resolver runs.
-  await vi.waitFor(
-    async () => {
-      const keys = Array.from({ length: 30 }, (_, i) => `tags-test-warm-${i}`);
-      await Promise.all(keys.map((key) => backend.set(key, 'x', 5)));
-    },
-    { timeout: 20_000, interval: 50 },
-  );
+  await untilClusterServes(backend);
   return {
     backend,
     dispose: async () => {

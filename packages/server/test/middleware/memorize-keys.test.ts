@@ -28,7 +28,13 @@ import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import type { DagRouter } from '../fixtures/dag-server.js';
 import { anyString, sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
-import { patient, type RedisCluster, startRedisCluster, testPort } from '../helpers/redis-server.js';
+import {
+  patient,
+  type RedisCluster,
+  startRedisCluster,
+  testPort,
+  untilClusterServes,
+} from '../helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
@@ -669,16 +675,7 @@ keySuite('RedisBackend on a Redis Cluster', async () => {
   const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
   const backend = new RedisBackend(client, patient);
   await client.ping();
-  // The backend's own cluster connection opens its node connections on first use,
-  // and ioredis may replace them after its first slot refresh; commands caught in
-  // that (they fail open, as misses) would count as extra resolver runs below.
-  await vi.waitFor(
-    async () => {
-      const keys = Array.from({ length: 30 }, (_, i) => `keys-test-warm-${i}`);
-      await Promise.all(keys.map((key) => backend.set(key, 'x', 5)));
-    },
-    { timeout: 20_000, interval: 50 },
-  );
+  await untilClusterServes(backend);
   return {
     backend: () => backend,
     count: (cache) => countKeys(client.nodes('master'), cache),

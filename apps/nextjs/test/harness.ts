@@ -187,3 +187,43 @@ export async function clientFreshness(page: Page, path: string, input?: unknown)
     [path.split('.'), input] as const,
   );
 }
+
+/** One tRPC query call the page sent: its path and its input (superjson's `json` part). */
+export interface TrpcCall {
+  path: string;
+  input: unknown;
+}
+
+/**
+ * The tRPC query calls in a request URL: a batch (`/api/trpc/a,b?batch=1&input=
+ * {"0":…,"1":…}`, from `httpBatchLink` and `httpBatchStreamLink`) counts each of its
+ * calls; anything else (a mutation's POST, the page itself) none.
+ */
+export function trpcCalls(url: string): TrpcCall[] {
+  const parsed = new URL(url);
+  const prefix = '/api/trpc/';
+  if (!parsed.pathname.startsWith(prefix)) return [];
+  const paths = decodeURIComponent(parsed.pathname.slice(prefix.length)).split(',');
+  const raw = parsed.searchParams.get('input');
+  const inputs = (raw === null ? {} : JSON.parse(raw)) as Record<string, { json?: unknown } | undefined>;
+  if (parsed.searchParams.get('batch') !== '1') {
+    return [{ path: paths[0]!, input: (inputs as { json?: unknown }).json }];
+  }
+  return paths.map((path, index) => ({ path, input: inputs[String(index)]?.json }));
+}
+
+/**
+ * Records from now on every tRPC query call the page's requests carry (Playwright's
+ * request events); `count(path, input?)` says how many named that path and input.
+ */
+export function recordCalls(page: Page): { count(path: string, input?: unknown): number } {
+  const calls: TrpcCall[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'GET') calls.push(...trpcCalls(request.url()));
+  });
+  return {
+    count: (path, input) =>
+      calls.filter((call) => call.path === path && JSON.stringify(call.input) === JSON.stringify(input))
+        .length,
+  };
+}

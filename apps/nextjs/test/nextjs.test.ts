@@ -22,6 +22,7 @@ import {
   clearServerCache,
   clientFreshness,
   RECORD_STALE_FLIPS,
+  recordCalls,
   removeBuild,
   resolverRuns,
   serverEntry,
@@ -76,6 +77,29 @@ async function openPage(app: ServerProcess, user: string | undefined, query = ''
   return page;
 }
 
+/** Whether the page's `post.byId` query of `input` was invalidated (marked for a refetch). */
+function queryInvalidated(page: Page, input: { id: string }): Promise<boolean> {
+  return page.evaluate((inputJson) => {
+    const client = (
+      window as unknown as {
+        __TANSTACK_QUERY_CLIENT__: {
+          getQueryCache(): { getAll(): { queryKey: unknown[]; state: { isInvalidated: boolean } }[] };
+        };
+      }
+    ).__TANSTACK_QUERY_CLIENT__;
+    const query = client
+      .getQueryCache()
+      .getAll()
+      .find(
+        (q) =>
+          JSON.stringify(q.queryKey[0]) === '["post","byId"]' &&
+          JSON.stringify((q.queryKey[1] as { input?: unknown }).input) === inputJson,
+      );
+    if (query === undefined) throw new Error(`no post.byId query of ${inputJson}`);
+    return query.state.isInvalidated;
+  }, JSON.stringify(input));
+}
+
 /** Figures for the closing report: ms before (+) or after (−) the server entry's expiry. */
 const figures: Record<string, number> = {};
 
@@ -113,12 +137,16 @@ async function expectFreshUntilExpiry(page: Page, app: ServerProcess, checks: Ch
     if (check.exact) expect(before.staleAt, check.name).toBeGreaterThanOrEqual(expiresAt - EARLY_MS);
     if (before.now < before.staleAt) expect(before.isStale, check.name).toBe(false);
     // The observers flip on a timer, which can only fire late: never before staleAt.
+    // This query's own flip: the page holds other queries of the same path (posts a and b).
     await page.waitForFunction(
-      (hashPart) =>
-        Object.keys((window as unknown as { __turnedStale: object }).__turnedStale).some((hash) =>
-          hash.includes(hashPart),
+      ([pathPart, inputPart]) =>
+        Object.keys((window as unknown as { __turnedStale: object }).__turnedStale).some(
+          (hash) => hash.includes(pathPart) && (inputPart === null || hash.includes(inputPart)),
         ),
-      JSON.stringify(check.procedure.split('.')),
+      [
+        JSON.stringify(check.procedure.split('.')),
+        check.input === undefined ? null : `"input":${JSON.stringify(check.input)}`,
+      ] as const,
     );
     const flipped = await clientFreshness(page, check.procedure, check.input);
     expect(flipped.isStale, check.name).toBe(true);
@@ -164,7 +192,11 @@ describe('Next.js example: freshness in the browser matches the server cache', (
         ).__TANSTACK_QUERY_CLIENT__
           .getQueryCache()
           .getAll()
-          .find((q) => JSON.stringify(q.queryKey[0]) === '["post","byId"]')!.state.dataUpdatedAt,
+          .find(
+            (q) =>
+              JSON.stringify(q.queryKey[0]) === '["post","byId"]' &&
+              JSON.stringify((q.queryKey[1] as { input?: unknown }).input) === '{"id":"dave"}',
+          )!.state.dataUpdatedAt,
     );
     expect(staleAt).toBe(dataUpdatedAt);
   });
@@ -197,7 +229,9 @@ describe('Next.js example: the cache at work', () => {
     expect(runs).toMatchObject({
       'post.latest': 1,
       'post.slow': 1,
-      'post.byId:client': 1,
+      'post.byId:home': 1,
+      'post.byId:a': 1,
+      'post.byId:b': 1,
       'user.me:frank': 1,
     });
     await page.reload();
@@ -227,19 +261,53 @@ describe('Next.js example: the cache at work', () => {
   });
 
   for (const [link, query] of [
-    ['without cacheHintsLink (t3’s httpBatchStreamLink)', ''],
-    ['with cacheHintsLink (httpBatchLink)', '?link=batch'],
+    ['queries through t3’s httpBatchStreamLink', ''],
+    ['queries through httpBatchLink with cacheHintsLink', '?link=batch'],
   ] as const) {
     it(`a mutation refetches the queries it invalidates, ${link}`, async () => {
       const page = await openPage(long, 'ivan', query);
+      const calls = recordCalls(page);
       const title = `Renamed ${randomUUID().slice(0, 6)}`;
       await page.getByTestId('rename-input').fill(title);
       await page.getByTestId('rename').click();
       await page.getByTestId('renamed').waitFor();
-      // Hydrated, streamed and browser-fetched queries all show the new title: each refetched.
+      // Hydrated, streamed and browser-fetched reads of the latest post all show the new
+      // title: each refetched (its tag, post:home, is the mutation's target).
       await expect.poll(() => page.getByTestId('latest-title').textContent()).toBe(title);
       await expect.poll(() => page.getByTestId('slow-title').textContent()).toBe(title);
-      await expect.poll(() => page.getByTestId('client-title').textContent()).toBe(`${title} (client)`);
+      await expect.poll(() => page.getByTestId('client-title').textContent()).toBe(title);
+      // Posts a and b, hydrated with their own tags, were left alone.
+      expect(calls.count('post.byId', { id: 'a' })).toBe(0);
+      expect(calls.count('post.byId', { id: 'b' })).toBe(0);
+    });
+
+    it(`renaming one post refetches exactly the hydrated query of that post, ${link}`, async () => {
+      const page = await openPage(long, 'kim', query);
+      const before = await resolverRuns(long.url);
+      const calls = recordCalls(page);
+      const title = `Renamed ${randomUUID().slice(0, 6)}`;
+      await page.getByTestId('rename-id').selectOption('a');
+      await page.getByTestId('rename-input').fill(title);
+      await page.getByTestId('rename').click();
+      await page.getByTestId('renamed').waitFor();
+      await expect.poll(() => page.getByTestId('post-a-title').textContent()).toBe(title);
+      // The refetch of post a was the browser's one call for it; post b and the latest
+      // post (hydrated with tags post:b, post:home) were not invalidated, so not refetched.
+      expect(calls.count('post.byId', { id: 'a' })).toBe(1);
+      expect(calls.count('post.byId', { id: 'b' })).toBe(0);
+      expect(calls.count('post.latest')).toBe(0);
+      expect(calls.count('post.slow')).toBe(0);
+      expect(await page.getByTestId('post-b-title').textContent()).toBe('Post b');
+      expect(await queryInvalidated(page, { id: 'b' })).toBe(false);
+      // The browser-fetched post.byId({ id: 'home' }): through cacheHintsLink its tags were
+      // reported and it stays; through the streaming link nothing told its tags, so any
+      // tag target refetches it (computed tags: more refetches, never fewer).
+      expect(calls.count('post.byId', { id: 'home' })).toBe(query === '' ? 1 : 0);
+      // On the server only post a's entry was dropped: its resolver alone ran again.
+      const after = await resolverRuns(long.url);
+      expect(
+        Object.fromEntries(Object.entries(after).filter(([path, runs]) => runs !== before[path])),
+      ).toEqual({ 'post.byId:a': (before['post.byId:a'] ?? 0) + 1 });
     });
   }
 });

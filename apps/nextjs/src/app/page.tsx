@@ -3,6 +3,7 @@ import { getQueryClient, HydrateClient, trpc } from '~/trpc/server';
 import { ClientPost } from './_components/client-post';
 import { LatestPost } from './_components/latest-post';
 import { Me } from './_components/me';
+import { PostById } from './_components/post-by-id';
 import { RenamePost } from './_components/rename-post';
 import { SlowPost } from './_components/slow-post';
 
@@ -16,6 +17,9 @@ export default async function Home() {
   await Promise.all([
     queryClient.prefetchQuery(trpc.post.latest.queryOptions()),
     queryClient.prefetchQuery(trpc.user.me.queryOptions()),
+    // Two posts by id: renaming one refetches it alone (its tags came with it).
+    queryClient.prefetchQuery(trpc.post.byId.queryOptions({ id: 'a' })),
+    queryClient.prefetchQuery(trpc.post.byId.queryOptions({ id: 'b' })),
   ]);
   void queryClient.prefetchQuery(trpc.post.slow.queryOptions());
 
@@ -34,6 +38,8 @@ export default async function Home() {
         <Suspense fallback={<section data-testid="slow-loading">Loading the slow post…</section>}>
           <SlowPost />
         </Suspense>
+        <PostById id="a" />
+        <PostById id="b" />
         <ClientPost />
         <RenamePost />
       </main>

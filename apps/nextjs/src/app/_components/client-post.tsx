@@ -6,7 +6,7 @@ import { useTRPC } from '~/trpc/react';
 
 export function ClientPost() {
   const trpc = useTRPC();
-  const id = useSearchParams().get('post') ?? 'client';
+  const id = useSearchParams().get('post') ?? 'home';
   const { data, isStale } = useQuery(trpc.post.byId.queryOptions({ id }));
   return (
     <section data-testid="client" data-version={data?.version}>

@@ -40,7 +40,7 @@ export async function GET(req: Request): Promise<Response> {
   else if (entry === 'post.slow') queryKey = await fetchEntry(trpc.post.slow.queryOptions());
   else if (entry === 'user.me') queryKey = await fetchEntry(trpc.user.me.queryOptions());
   else if (entry === 'post.byId') {
-    queryKey = await fetchEntry(trpc.post.byId.queryOptions({ id: url.searchParams.get('id') ?? 'client' }));
+    queryKey = await fetchEntry(trpc.post.byId.queryOptions({ id: url.searchParams.get('id') ?? 'home' }));
   } else return Response.json({ error: `unknown entry ${entry}` }, { status: 400 });
   const meta = queryClient.getQueryCache().find({ queryKey })?.meta?.['trpc-memory'] as
     | { source: string | null; expiresIn: number | 'inf' | null; renderedAt: number }

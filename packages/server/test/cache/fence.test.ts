@@ -11,7 +11,6 @@
 import { randomUUID } from 'node:crypto';
 import { type AnyTRPCRouter, initTRPC } from '@trpc/server';
 import fc from 'fast-check';
-import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { MemoryBackend } from '../../src/backends/memory.js';
@@ -37,13 +36,7 @@ import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import { trickyString, typedValue } from '../helpers/arbitraries.js';
 import { type Gate, gate, watchReads } from '../helpers/in-flight.js';
-import {
-  patient,
-  type RedisCluster,
-  startRedisCluster,
-  testPort,
-  untilClusterServes,
-} from '../helpers/redis-server.js';
+import { clusterBackend, patient, testPort } from '../helpers/redis-server.js';
 import { freezeTime, T0, until } from '../helpers/time.js';
 import { entries, serve } from '../middleware/serve.js';
 
@@ -304,22 +297,7 @@ fenceSuite('RedisBackend', async () => {
   return { backend, dispose: () => Promise.resolve(backend.close()) };
 });
 
-let cluster: RedisCluster | undefined;
-fenceSuite('RedisBackend on a Redis Cluster', async () => {
-  cluster = await startRedisCluster(CLUSTER_PORTS);
-  const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
-  const backend = new RedisBackend(client, patient);
-  await client.ping();
-  await untilClusterServes(backend);
-  return {
-    backend,
-    dispose: async () => {
-      await backend.close();
-      await client.quit();
-      await cluster?.stop();
-    },
-  };
-});
+fenceSuite('RedisBackend on a Redis Cluster', () => clusterBackend(CLUSTER_PORTS));
 
 describe('the order of an invalidation’s steps', () => {
   /**

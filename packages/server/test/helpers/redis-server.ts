@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { RedisBackend } from '../../src/backends/redis.js';
 import { sleep } from './time.js';
 
 /** Sends one inline command over a raw socket; resolves the first reply line, or undefined when nothing answers. */
@@ -208,6 +209,30 @@ export async function startRedisCluster(ports: [number, number, number]): Promis
     servers,
     async stop() {
       await Promise.all(servers.map((server) => server.stop()));
+    },
+  };
+}
+
+/**
+ * A 3-master Redis Cluster on `ports` and a `RedisBackend` on an ioredis Cluster
+ * client of it, ready to serve every master ({@link untilClusterServes});
+ * `dispose` closes both and stops the cluster.
+ */
+export async function clusterBackend(
+  ports: [number, number, number],
+): Promise<{ backend: RedisBackend; client: Cluster; dispose: () => Promise<void> }> {
+  const cluster = await startRedisCluster(ports);
+  const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
+  const backend = new RedisBackend(client, patient);
+  await client.ping();
+  await untilClusterServes(backend);
+  return {
+    backend,
+    client,
+    dispose: async () => {
+      await backend.close();
+      await client.quit();
+      await cluster.stop();
     },
   };
 }

@@ -10,7 +10,6 @@
 import { randomUUID } from 'node:crypto';
 import { type AnyTRPCRouter, initTRPC } from '@trpc/server';
 import fc from 'fast-check';
-import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { MemoryBackend } from '../../src/backends/memory.js';
@@ -24,13 +23,7 @@ import { invalidate } from '../../src/middleware/invalidation.js';
 import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import { anyString, sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
-import {
-  patient,
-  type RedisCluster,
-  startRedisCluster,
-  testPort,
-  untilClusterServes,
-} from '../helpers/redis-server.js';
+import { clusterBackend, patient, testPort } from '../helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
@@ -822,22 +815,7 @@ invalidationSuite('RedisBackend', async () => {
   return { backend, dispose: () => Promise.resolve(backend.close()) };
 });
 
-let cluster: RedisCluster | undefined;
-invalidationSuite('RedisBackend on a Redis Cluster', async () => {
-  cluster = await startRedisCluster(CLUSTER_PORTS);
-  const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
-  const backend = new RedisBackend(client, patient);
-  await client.ping();
-  await untilClusterServes(backend);
-  return {
-    backend,
-    dispose: async () => {
-      await backend.close();
-      await client.quit();
-      await cluster?.stop();
-    },
-  };
-});
+invalidationSuite('RedisBackend on a Redis Cluster', () => clusterBackend(CLUSTER_PORTS));
 
 describe('tags across the L1 tiers of several instances (TieredBackend)', () => {
   it('a tag invalidated through one instance drops the entries the other serves from its L1', async () => {

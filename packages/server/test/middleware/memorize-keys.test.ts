@@ -14,7 +14,7 @@ import { createTRPCClient, httpLink, type TRPCLink } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import fc from 'fast-check';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import superjson, { SuperJSON } from 'superjson';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -28,13 +28,7 @@ import { memorize } from '../../src/middleware/memorize.js';
 import { memorizeFn } from '../../src/middleware/memorize-fn.js';
 import type { DagRouter } from '../fixtures/dag-server.js';
 import { anyString, sameInput, trickyString, typedValue } from '../helpers/arbitraries.js';
-import {
-  patient,
-  type RedisCluster,
-  startRedisCluster,
-  testPort,
-  untilClusterServes,
-} from '../helpers/redis-server.js';
+import { clusterBackend, patient, testPort } from '../helpers/redis-server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Ports reserved for this file.
@@ -669,21 +663,12 @@ keySuite('RedisBackend', async () => {
   };
 });
 
-let cluster: RedisCluster | undefined;
 keySuite('RedisBackend on a Redis Cluster', async () => {
-  cluster = await startRedisCluster(CLUSTER_PORTS);
-  const client = new Cluster(cluster.nodes, { redisOptions: { connectTimeout: 2_000 } });
-  const backend = new RedisBackend(client, patient);
-  await client.ping();
-  await untilClusterServes(backend);
+  const { backend, client, dispose } = await clusterBackend(CLUSTER_PORTS);
   return {
     backend: () => backend,
     count: (cache) => countKeys(client.nodes('master'), cache),
-    dispose: async () => {
-      await backend.close();
-      await client.quit();
-      await cluster?.stop();
-    },
+    dispose,
   };
 });
 
